@@ -1,0 +1,281 @@
+"""The Dyson (operator-valued Stieltjes transform) system of a pencil.
+
+For ``L = C + (Gaussian part)`` with ``g_ij = (1/N_i) E tr[(L^{-1})_ij]``, the
+``k x k`` matrix ``G`` solves ``G = (C - eta(G))^{-1}`` (see
+:mod:`pencils.structure`). Only the entries of ``G`` that ``eta`` reads are
+unknowns; every other entry, the requested targets included, follows from one
+inverse of ``C - eta(G)``, taken space by space. The system is kept in this
+reduced form: one equation ``g_ab = [(C - eta(G))^{-1}]_ab`` per unknown,
+each right-hand side a ratio of two small determinants.
+
+Examples
+--------
+Marchenko–Pastur: block (1, 1) of the inverse is ``(z - X X^T)^{-1}``.
+
+>>> import sympy as sp
+>>> from pencils import Pencil, GaussianMatrix, ratio, DysonSystem
+>>> z, psi = sp.Symbol("z"), ratio("psi")
+>>> X = GaussianMatrix("X", 1, psi)
+>>> L = Pencil([[z, X], [X.T, 1]], sizes=[1, psi], parameters=[z])
+>>> system = DysonSystem(L, target=(1, 1))
+>>> for eq in system.equations:
+...     print(eq)
+Eq(g11, 1/(-g22*psi + z))
+Eq(g22, 1/(1 - g11))
+>>> system.eliminate()
+Eq(g11**2*z + g11*(psi - z - 1) + 1, 0)
+"""
+
+from functools import cached_property
+
+import sympy as sp
+
+from .exceptions import EliminationError, PencilValidationError
+from .structure import CovarianceTerm, Structure
+
+__all__ = ["DysonSystem", "entry_symbol"]
+
+
+def entry_symbol(i, j, k):
+    """The SymPy symbol of ``g_ij`` (numbered from 1) in a pencil of ``k`` blocks per row.
+
+    >>> entry_symbol(1, 2, 3), entry_symbol(1, 10, 12)
+    (g12, g1_10)
+    """
+    return sp.Symbol(f"g{i}{j}" if k < 10 else f"g{i}_{j}")
+
+
+class DysonSystem:
+    """The reduced fixed-point system of a pencil for some target entries of ``E[L^{-1}]``.
+
+    Parameters
+    ----------
+    pencil : Pencil
+    target : (int, int) or sequence of them, optional
+        Entries of ``G`` wanted (numbered from 1). Default ``(1, 1)``.
+        Unknowns no target depends on are pruned.
+    names : dict, optional
+        New names for entries of ``G``, keyed by ``(i, j)`` or by the default
+        name (``"g11"``): ``{(1, 1): "q", "g22": "r"}``.
+
+    Attributes
+    ----------
+    unknowns : tuple of (int, int)
+        The entries solved for, numbered from 1.
+    symbols : dict
+        ``(i, j) -> sympy.Symbol`` for every unknown and target.
+    C : sympy.Matrix
+        The identity coefficients, ``k x k``.
+    covariance : tuple of CovarianceTerm
+        The covariance map (restricted to what the targets need).
+    """
+
+    def __init__(self, pencil, target=(1, 1), names=None, _from=None):
+        self.pencil = pencil
+        if _from is not None:
+            self.structure, self.targets, self.unknowns, self.symbols, C, covariance = _from
+            self.C, self.covariance = C, covariance
+            return
+        self.structure = structure = Structure(pencil)
+        targets = [target] if _is_pair(target) else list(target)
+        if not targets:
+            raise PencilValidationError("at least one target entry is needed")
+        zero_based = [structure.check_target(t) for t in targets]
+        self.targets = tuple((a + 1, b + 1) for a, b in zero_based)
+        needed = structure.needed(zero_based)
+        self.unknowns = tuple((a + 1, b + 1) for a, b in needed)
+        k = pencil.k
+        self.symbols = {e: entry_symbol(*e, k) for e in self.unknowns + self.targets}
+        for key, new in (names or {}).items():
+            entry = _entry_of(key, self.symbols, k)
+            self.symbols[entry] = sp.Symbol(str(new))
+        if len(set(self.symbols.values())) != len(self.symbols):
+            raise PencilValidationError("two entries of G were given the same name")
+        clash = set(self.symbols.values()) & set(pencil.symbols)
+        if clash:
+            raise PencilValidationError(
+                f"name(s) {', '.join(map(str, clash))} of entries of G clash with pencil symbols"
+            )
+        self.C = pencil.identity_part()
+        needed_set = set(needed)
+        self.covariance = tuple(t for t in structure.covariance if t.read in needed_set)
+
+    # -- symbolic forms -------------------------------------------------------------------
+    @property
+    def parameters(self):
+        """The free scalar symbols of the system (parameters and ratios)."""
+        free = set().union(*(e.free_symbols for e in self.C), *(t.coefficient.free_symbols for t in self.covariance))
+        return tuple(s for s in self.pencil.symbols if s in free) + tuple(
+            sorted(free - set(self.pencil.symbols), key=str)
+        )
+
+    @cached_property
+    def matrix(self):
+        """``C - eta(G)`` as a symbolic ``k x k`` matrix in the unknowns."""
+        M = sp.Matrix(self.C)
+        for t in self.covariance:
+            M[t.out] -= t.coefficient * self.symbols[(t.read[0] + 1, t.read[1] + 1)]
+        return M
+
+    def _inverse_entry(self, a, b):
+        """Symbolic ``[(C - eta(G))^{-1}]_ab`` (1-based), by cofactors inside the space."""
+        structure = self.structure
+        if (a - 1, b - 1) not in structure._pattern:
+            return sp.Integer(0)
+        blocks = structure._spaces[structure.space_of[a - 1]]
+        M = self.matrix.extract(list(blocks), list(blocks))
+        ia, ib = blocks.index(a - 1), blocks.index(b - 1)
+        minor = M.copy()
+        minor.row_del(ib)
+        minor.col_del(ia)
+        cofactor = (-1) ** (ia + ib) * (minor.det(method="berkowitz") if minor.rows else sp.Integer(1))
+        return sp.cancel(cofactor) / sp.cancel(M.det(method="berkowitz"))
+
+    @cached_property
+    def equations(self):
+        """One ``sympy.Eq(g_ab, [(C - eta(G))^{-1}]_ab)`` per unknown."""
+        return tuple(sp.Eq(self.symbols[u], self._inverse_entry(*u)) for u in self.unknowns)
+
+    @cached_property
+    def target_formulas(self):
+        """``{(i, j): expression in the unknowns}`` for every target."""
+        return {
+            t: (self.symbols[t] if t in self.unknowns else self._inverse_entry(*t)) for t in self.targets
+        }
+
+    def subs(self, values):
+        """The system with parameters replaced by values or expressions.
+
+        >>> import sympy as sp
+        >>> from pencils import Pencil, WignerMatrix
+        >>> z, s = sp.symbols("z s")
+        >>> system = DysonSystem(Pencil([[z - s * WignerMatrix("W", 1)]], [1], [z, s]))
+        >>> system.subs({s: 1}).equations
+        (Eq(g11, 1/(-g11 + z)),)
+        """
+        values = {sp.sympify(k): sp.sympify(v) for k, v in dict(values).items()}
+        covariance = tuple(
+            CovarianceTerm(t.out, t.read, t.coefficient.subs(values)) for t in self.covariance
+        )
+        covariance = tuple(t for t in covariance if t.coefficient != 0)
+        return DysonSystem(
+            self.pencil,
+            _from=(self.structure, self.targets, self.unknowns, dict(self.symbols), self.C.subs(values), covariance),
+        )
+
+    def eliminate(self, target=None):
+        """Eliminate every unknown but one target: a single polynomial equation.
+
+        Unknowns given explicitly by others are substituted first; what is
+        left is eliminated with a lexicographic Gröbner basis. When the result
+        factors, the factors that the physical solution cannot satisfy are
+        dropped by evaluating them at the numerical solution of a generic
+        complex point.
+
+        Parameters
+        ----------
+        target : (int, int), optional
+            Default: the first target of the system.
+
+        Returns
+        -------
+        sympy.Eq
+            ``P(g, parameters) = 0`` with ``P`` a polynomial in ``g``.
+        """
+        target = self.targets[0] if target is None else tuple(target)
+        if target not in self.targets:
+            raise EliminationError(f"{target} is not a target of this system")
+        g = self.symbols[target]
+        others = [self.symbols[u] for u in self.unknowns if u != target]
+        relations = {self.symbols[u]: eq.rhs for u, eq in zip(self.unknowns, self.equations)}
+        if target not in self.unknowns:
+            relations[g] = self.target_formulas[target]
+        # substitute unknowns whose formula does not involve themselves
+        changed = True
+        while changed:
+            changed = False
+            for u in list(others):
+                rhs = relations[u]
+                if u not in rhs.free_symbols:
+                    del relations[u]
+                    others.remove(u)
+                    relations = {v: sp.cancel(r.subs(u, rhs)) for v, r in relations.items()}
+                    changed = True
+        polys = [sp.numer(sp.together(v - r)) for v, r in relations.items()]
+        if others:
+            basis = sp.groebner(polys, *others, g, order="lex")
+            candidates = [p for p in basis.exprs if not (p.free_symbols & set(others))]
+            if not candidates:
+                raise EliminationError("the Gröbner basis has no polynomial in the target alone")
+            polynomial = candidates[0]
+        else:
+            (polynomial,) = polys
+        factors = [f for f, _ in sp.factor_list(polynomial)[1] if g in f.free_symbols]
+        if not factors:
+            raise EliminationError("elimination left no equation in the target")
+        if len(factors) > 1:
+            factors = self._physical_factors(factors, target)
+        result = sp.expand(sp.Mul(*factors))
+        leading = sp.Poly(result, g).LC()
+        if leading.could_extract_minus_sign():
+            result = -result
+        return sp.Eq(sp.collect(sp.expand(result), g), 0)
+
+    def _physical_factors(self, factors, target):
+        import mpmath
+
+        from .solve import solve
+
+        solution = solve(self, _generic_point(self.parameters), dps=30)
+        arguments = list(self.parameters) + [self.symbols[target]]
+        values = list(solution.point.values()) + [solution[target]]
+        with mpmath.workdps(30):
+            sizes = [abs(sp.lambdify(arguments, f, modules="mpmath")(*values)) for f in factors]
+        kept = [f for f, size in zip(factors, sizes) if size < 1e-20 * max(1, max(sizes))]
+        if not kept:
+            raise EliminationError("no factor of the eliminated polynomial vanishes at the solution")
+        return kept
+
+    def __repr__(self):
+        return (
+            f"DysonSystem({len(self.unknowns)} unknowns {', '.join(map(str, (self.symbols[u] for u in self.unknowns)))}; "
+            f"targets {', '.join(map(str, (self.symbols[t] for t in self.targets)))})"
+        )
+
+
+def _is_pair(value):
+    return isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, int | sp.Integer) for v in value)
+
+
+def _entry_of(key, symbols, k):
+    if _is_pair(key):
+        entry = (int(key[0]), int(key[1]))
+    else:
+        matches = [e for e, s in symbols.items() if str(s) == str(key) or e == _parse_name(str(key), k)]
+        if not matches:
+            raise PencilValidationError(f"no unknown or target named {key}")
+        entry = matches[0]
+    if entry not in symbols:
+        raise PencilValidationError(f"{key} is not an unknown or a target of the system")
+    return entry
+
+
+def _parse_name(name, k):
+    body = name[1:] if name.startswith("g") else ""
+    if k < 10 and len(body) == 2 and body.isdigit():
+        return (int(body[0]), int(body[1]))
+    parts = body.split("_")
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        return (int(parts[0]), int(parts[1]))
+    return None
+
+
+def _generic_point(symbols):
+    """A reproducible generic point: positive rationals for ratios, upper-half-plane values otherwise."""
+    point = {}
+    for n, s in enumerate(symbols):
+        if s.is_positive:
+            point[str(s)] = sp.Rational(3 + 2 * n, 5 + n)
+        else:
+            point[str(s)] = sp.Rational(1, 3 + n) + sp.I * sp.Rational(7 + n, 4)
+    return point

@@ -1,0 +1,99 @@
+"""Exception classes of pencils.
+
+Every failure of the library raises a subclass of :class:`PencilsError`, so
+that a caller can catch the library's errors without catching bugs.
+"""
+
+__all__ = [
+    "PencilsError",
+    "PencilValidationError",
+    "PencilFormatError",
+    "StructureError",
+    "EliminationError",
+    "DomainError",
+    "SolverError",
+    "SingularPointError",
+    "ConvergenceError",
+    "AdmissibilityError",
+    "MonteCarloError",
+]
+
+
+class PencilsError(Exception):
+    """Base class of all errors raised by pencils."""
+
+
+class PencilValidationError(PencilsError, ValueError):
+    """A pencil breaks one of the rules of a linear pencil.
+
+    The message names the block (numbered from 1) and the rule broken.
+    """
+
+
+class PencilFormatError(PencilsError, ValueError):
+    """A pencil text file cannot be read."""
+
+
+class StructureError(PencilsError):
+    """The block structure admits no Dyson solution (structurally singular)."""
+
+
+class EliminationError(PencilsError):
+    """Symbolic elimination could not reduce the system as asked."""
+
+
+class DomainError(PencilsError, ValueError):
+    """A parameter value lies outside the domain of the pencil."""
+
+
+class SolverError(PencilsError, ArithmeticError):
+    """A numerical solve failed; no number is returned.
+
+    Attributes
+    ----------
+    point : dict
+        The parameter values where the solve failed.
+    residual : mpmath number or None
+        The residual of the last iterate, when there was one.
+    iterate : list or None
+        The last iterate (values of the unknowns), when there was one.
+    """
+
+    def __init__(self, message, point=None, residual=None, iterate=None):
+        details = []
+        if point:
+            details.append("at " + ", ".join(f"{k}={v}" for k, v in point.items()))
+        if residual is not None:
+            details.append(f"residual {_short(residual)}")
+        if iterate is not None:
+            details.append("last iterate [" + ", ".join(_short(v) for v in iterate) + "]")
+        super().__init__(message + ("" if not details else " (" + "; ".join(details) + ")"))
+        self.point = point
+        self.residual = residual
+        self.iterate = iterate
+
+
+def _short(value):
+    import mpmath
+
+    return mpmath.nstr(value, 8)
+
+
+class SingularPointError(SolverError):
+    """The system is singular at the point (no inverse, or a singular Jacobian)."""
+
+
+class ConvergenceError(SolverError):
+    """Newton's method or the continuation did not converge."""
+
+
+class AdmissibilityError(SolverError):
+    """A converged solution fails the conditions of a Stieltjes transform.
+
+    For instance a real spectral parameter inside the spectrum, where the
+    physical solution is complex, or an imaginary part of the wrong sign.
+    """
+
+
+class MonteCarloError(PencilsError, ValueError):
+    """A Monte Carlo run cannot be set up (non-numeric ratio, singular draw...)."""
