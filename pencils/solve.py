@@ -84,7 +84,7 @@ class CompiledSystem:
         expressions = []
         for i, j in ((i, j) for i in self.where for j in self.where):
             entry = system.C[i, j]
-            if entry != 0 and self.where[i][0] == self.where[j][0]:
+            if (entry != 0 or i == j) and self.where[i][0] == self.where[j][0]:
                 self.constants.append((self.where[i][0], self.where[i][1], self.where[j][1]))
                 expressions.append(entry)
         self.terms = []
@@ -93,6 +93,7 @@ class CompiledSystem:
             self.terms.append((s, r, c, index[t.read]))
             expressions.append(t.coefficient)
         self.expressions = expressions
+        self.diagonal = [n for n, (_, r, c) in enumerate(self.constants) if r == c]
         self.symmetric = _is_symmetric(system.pencil)
         self._functions = {}
         self.evaluate = self._function(())
@@ -123,6 +124,13 @@ class CompiledSystem:
         for (s, r, c, k), v in zip(self.terms, values[len(self.constants):]):
             etas[s][r, c] += v * u[k]
         return etas
+
+    def shifted(self, values, shift):
+        """Coefficient values with ``shift`` added to every diagonal entry of ``C``."""
+        values = list(values)
+        for n in self.diagonal:
+            values[n] = values[n] + shift
+        return values
 
     def matrices(self, values, u, scale=1):
         """``M = C - scale * eta(G)`` space by space."""
@@ -357,16 +365,20 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, guess=None, m
         if u is None:
             if start is not None:
                 start_point = parse_point(start, compiled.symbols)
-                u, total = _coupling_path(compiled, start_point, dps, max_iter, min_step)
+                start_values = compiled.evaluate(*start_point.values())
+                u, total = _coupling_path(compiled, start_values, start_point, dps, max_iter, min_step)
                 u, steps = _parameter_path(compiled, start_point, point, u, dps, max_iter, min_step)
                 total += steps
                 path = "coupling homotopy at the start point, then the segment to the point"
+            elif compiled.symmetric and all(mpmath.im(v) == 0 for v in values[len(compiled.constants):]):
+                u, total = _regularised_path(compiled, values, point, dps, max_iter, min_step)
+                path = "coupling homotopy at C + i delta, then delta -> 0"
             else:
-                u, total = _coupling_path(compiled, point, dps, max_iter, min_step)
+                u, total = _coupling_path(compiled, values, point, dps, max_iter, min_step)
                 path = "coupling homotopy s: 0 -> 1"
             u, _, iterations = _newton(compiled, values, u, point, dps, max_iter)
             total += iterations
-        residual, checks = _verify(compiled, values, u, point, dps, tol)
+        u, residual, checks = _verify(compiled, values, u, point, dps, tol)
         return Solution(compiled, point, dps, u, residual, total, checks, path)
 
 
@@ -398,7 +410,7 @@ def _newton(compiled, values, u, point, dps, max_iter, scale=1, tol=None):
     )
 
 
-def _continue(step_solver, u0, min_step):
+def _continue(step_solver, u0, min_step, what):
     """Follow ``t`` from 0 to 1 with adaptive steps; ``step_solver(t, guess)`` -> (u, its)."""
     t, h, u_prev, u, total = mpmath.mpf(0), mpmath.mpf("0.25"), None, u0, 0
     t_prev = None
@@ -415,7 +427,10 @@ def _continue(step_solver, u0, min_step):
             h /= 4
             if h < min_step:
                 raise ConvergenceError(
-                    f"continuation stalled at path parameter {mpmath.nstr(t, 8)}: {exc}",
+                    f"the {what} stalled at {mpmath.nstr(t, 8)} (Newton fails even with steps "
+                    f"below {min_step}): the path meets a singularity or a branch point. With real "
+                    "parameters this typically means a spectral parameter inside the spectrum, where "
+                    "no real solution exists: give it a small imaginary part",
                     point=exc.point, residual=exc.residual, iterate=u,
                 ) from None
             continue
@@ -426,8 +441,8 @@ def _continue(step_solver, u0, min_step):
     return u, total
 
 
-def _coupling_path(compiled, point, dps, max_iter, min_step):
-    values = compiled.evaluate(*point.values())
+def _coupling_path(compiled, values, point, dps, max_iter, min_step):
+    """From ``G = C^{-1}`` (no Gaussian terms) to the full system, at coefficient values ``values``."""
     zero = [mpmath.mpf(0)] * len(compiled.unknowns)
     try:
         inverses = compiled.inverses(compiled.matrices(values, zero, 0), point, None)
@@ -438,27 +453,41 @@ def _coupling_path(compiled, point, dps, max_iter, min_step):
             point=point,
         ) from None
     u0 = [inverses[s][r, c] for (s, r), c in compiled.unknowns]
-    loose = mpmath.mpf(10) ** (-min(12, dps // 2))
-    with mpmath.workdps(20):
-
-        def step(s, guess):
-            u, _, its = _newton(compiled, values, guess, point, 20, max_iter, scale=s * s, tol=loose)
-            return u, its
-
-        return _continue(step, u0, min_step)
+    return _follow(compiled, lambda s: (values, s * s), u0, point, dps, max_iter, min_step,
+                   "coupling homotopy s: 0 -> 1")
 
 
-def _parameter_path(compiled, start, point, u0, dps, max_iter, min_step):
-    a, b = list(start.values()), list(point.values())
+def _follow(compiled, family, u0, point, dps, max_iter, min_step, what):
+    """Continuation along ``t -> family(t) = (values, scale)`` from the solution ``u0`` at ``t = 0``."""
     loose = mpmath.mpf(10) ** (-min(12, dps // 2))
     with mpmath.workdps(20):
 
         def step(t, guess):
-            values = compiled.evaluate(*[x + t * (y - x) for x, y in zip(a, b)])
-            u, _, its = _newton(compiled, values, guess, point, 20, max_iter, tol=loose)
+            values, scale = family(t)
+            u, _, its = _newton(compiled, values, guess, point, 20, max_iter, scale=scale, tol=loose)
             return u, its
 
-        return _continue(step, u0, min_step)
+        return _continue(step, u0, min_step, what)
+
+
+def _regularised_path(compiled, values, point, dps, max_iter, min_step):
+    """For a symmetric pencil: solve at ``C + i delta`` (Im part definite), then let ``delta -> 0``.
+
+    With ``Im C`` semidefinite, adding ``i delta I`` (same sign) keeps the pencil in the Stieltjes
+    domain along the whole path, where the physical solution is analytic and unique.
+    """
+    sign = _stieltjes_sign(compiled, values) or 1
+    delta = sign * 1j * (1 + max((abs(v) for v in values[: len(compiled.constants)]), default=0))
+    u, total = _coupling_path(compiled, compiled.shifted(values, delta), point, dps, max_iter, min_step)
+    u, steps = _follow(compiled, lambda t: (compiled.shifted(values, delta * (1 - t)), 1), u, point, dps,
+                       max_iter, min_step, "regularisation delta -> 0")
+    return u, total + steps
+
+
+def _parameter_path(compiled, start, point, u0, dps, max_iter, min_step):
+    a, b = list(start.values()), list(point.values())
+    return _follow(compiled, lambda t: (compiled.evaluate(*[x + t * (y - x) for x, y in zip(a, b)]), 1), u0,
+                   point, dps, max_iter, min_step, "path from the start point")
 
 
 def _verify(compiled, values, u, point, dps, tol):
@@ -483,6 +512,7 @@ def _verify(compiled, values, u, point, dps, tol):
                 point, residual, u,
             )
         checks.append("real")
+        u = [mpmath.re(x) for x in u]
     elif compiled.symmetric:
         sign = _stieltjes_sign(compiled, values)
         if sign:
@@ -500,7 +530,7 @@ def _verify(compiled, values, u, point, dps, tol):
                         point, residual, u,
                     )
             checks.append("stieltjes")
-    return residual, tuple(checks)
+    return u, residual, tuple(checks)
 
 
 def _stieltjes_sign(compiled, values):

@@ -1,0 +1,26 @@
+"""Textbook pencils, each a text file beside this module with a note in ``README.md``.
+
+========================  ================================================
+``marchenko_pastur``      resolvent of a sample covariance ``X X^T``
+``semicircle``            resolvent of a Wigner matrix
+``wishart_product``       resolvent of ``(W X)(W X)^T``, general ratios
+``ridge``                 ridge-regression resolvent ``(X X^T + lam)^{-1}``
+========================  ================================================
+
+>>> from pencils import load
+>>> load(path("semicircle"))
+Pencil(1 x 1 blocks, sizes [1], matrices [W], parameters [z, s])
+"""
+
+from pathlib import Path
+
+__all__ = ["NAMES", "path"]
+
+NAMES = ("marchenko_pastur", "semicircle", "wishart_product", "ridge")
+
+
+def path(name):
+    """The path of the pencil file of a textbook example."""
+    if name not in NAMES:
+        raise KeyError(f"no textbook pencil {name!r}; there are {', '.join(NAMES)}")
+    return Path(__file__).with_name(f"{name}.pencil")

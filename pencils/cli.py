@@ -1,0 +1,250 @@
+"""The ``pencils`` command.
+
+``pencils equations FILE``   the Dyson system of a pencil file (text, LaTeX or JSON)
+``pencils solve FILE``       a verified high-precision solution, derivatives, sweeps
+``pencils check FILE``       theory against a finite-N Monte Carlo
+``pencils curve MODEL``      learning curves of a model in :mod:`derivations`
+``pencils figure MODEL``     the figures of a model in :mod:`derivations`
+
+Run ``pencils COMMAND --help`` for the options.
+"""
+
+import argparse
+import importlib
+import json
+import sys
+
+import mpmath
+import sympy as sp
+
+from . import __version__
+from .dyson import DysonSystem
+from .exceptions import PencilsError
+from .io import load
+from .latex import latex_document, system_latex
+from .montecarlo import monte_carlo
+from .numbers import full_string
+from .solve import GUARD, solve
+from .sweep import grid, sweep
+
+__all__ = ["main"]
+
+MODELS = {"dsm": "derivations.dsm.cli"}
+
+
+def _pair(text):
+    try:
+        i, j = (int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I,J (two block numbers), got {text!r}") from None
+    return (i, j)
+
+
+def _assignment(text):
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value.strip()
+
+
+def _targets(args):
+    return args.target or [(1, 1)]
+
+
+def _equations(args):
+    if args.file in MODELS:
+        return _model(args.file).equations(args.rest)
+    if args.rest:
+        raise PencilsError(f"unexpected arguments {' '.join(args.rest)}")
+    pencil = load(args.file)
+    names = dict(args.name or [])
+    system = DysonSystem(pencil, target=_targets(args), names=names)
+    eliminated = system.eliminate() if args.eliminate else None
+    if args.json:
+        data = {
+            "pencil": {
+                "name": pencil.name,
+                "description": pencil.description,
+                "sizes": [str(s) for s in pencil.sizes],
+                "ratios": [str(r) for r in pencil.ratios],
+                "parameters": [str(p) for p in pencil.parameters],
+                "matrices": {n: m.declaration() for n, m in pencil.matrices.items()},
+                "sha256": pencil.fingerprint(),
+            },
+            "unknowns": {str(system.symbols[u]): list(u) for u in system.unknowns},
+            "equations": [str(eq) for eq in system.equations],
+            "targets": {str(system.symbols[t]): str(f) for t, f in system.target_formulas.items()},
+        }
+        if eliminated is not None:
+            data["eliminated"] = str(eliminated)
+        print(json.dumps(data, indent=1))
+    elif args.latex:
+        if args.standalone:
+            print(latex_document(pencil, system, eliminate=args.eliminate), end="")
+        else:
+            print(system_latex(system))
+            if eliminated is not None:
+                print(sp.latex(eliminated))
+    else:
+        print(f"# {pencil.name or args.file}: {len(system.unknowns)} unknowns")
+        for eq in system.equations:
+            print(f"{eq.lhs} = {eq.rhs}")
+        for t, f in system.target_formulas.items():
+            if t not in system.unknowns:
+                print(f"{system.symbols[t]} = {f}")
+        if eliminated is not None:
+            print(f"# eliminated:\n{eliminated.lhs} = 0")
+    return 0
+
+
+def _solve(args):
+    pencil = load(args.file)
+    system = DysonSystem(pencil, target=_targets(args))
+    at = dict(args.at or [])
+    if args.sweep:
+        name, spec = args.sweep
+        parts = spec.split(":")
+        if len(parts) != 3:
+            raise PencilsError("--sweep takes NAME=START:STOP:COUNT")
+        with mpmath.workdps(args.dps + GUARD):
+            values = grid(parts[0], parts[1], int(parts[2]), log=args.log)
+        table = sweep(system, name, values, at, dps=args.dps, derivatives=args.derivative or ())
+        if args.json:
+            print(table.to_json(), end="")
+        else:
+            print(table.to_csv(), end="")
+        return 0
+    solution = solve(system, at, dps=args.dps)
+    records = {}
+    for t in system.targets:
+        name = str(system.symbols[t])
+        records[name] = full_string(solution.targets[t], args.dps)
+        for w in args.derivative or ():
+            for order in range(1, args.order + 1):
+                key = f"d{'' if order == 1 else order}{name}/d{w}{'' if order == 1 else order}"
+                records[key] = full_string(solution.derivative(w, order=order, target=t), args.dps)
+    if args.json:
+        data = {
+            "point": {k: full_string(v, args.dps) for k, v in solution.point.items()},
+            "values": records,
+            "dps": args.dps,
+            "residual": mpmath.nstr(solution.residual, 5),
+            "iterations": solution.iterations,
+            "checks": list(solution.checks),
+            "path": solution.path,
+            "pencil_sha256": pencil.fingerprint(),
+        }
+        print(json.dumps(data, indent=1))
+    else:
+        for key, value in records.items():
+            print(f"{key} = {value}")
+        print(
+            f"# dps {args.dps}, residual {mpmath.nstr(solution.residual, 3)}, {solution.iterations} "
+            f"Newton iterations, checks: {', '.join(solution.checks)}; {solution.path}"
+        )
+    return 0
+
+
+def _check(args):
+    pencil = load(args.file)
+    targets = _targets(args)
+    system = DysonSystem(pencil, target=targets)
+    at = dict(args.at or [])
+    solution = solve(system, at, dps=30)
+    result = monte_carlo(pencil, at, N=args.N, seeds=args.seeds, targets=targets, seed=args.seed)
+    rows = []
+    worst = 0.0
+    for t in targets:
+        theory = complex(solution.targets[t])
+        mean, se = complex(result.mean[t]), result.stderr[t]
+        z = abs(theory - mean) / se if se > 0 else float("inf")
+        worst = max(worst, z)
+        rows.append((f"g{t[0]},{t[1]}", theory, mean, se, z))
+    print(f"# N={result.N} (block sizes {result.sizes}), {result.seeds} seeds")
+    print(f"{'entry':8} {'theory':>24} {'monte carlo':>24} {'std err':>10} {'|diff|/se':>10}")
+    for name, theory, mean, se, z in rows:
+        print(f"{name:8} {_c(theory):>24} {_c(mean):>24} {se:10.2e} {z:10.2f}")
+    verdict = "agrees" if worst <= 4 + 0 else "differs by more than 4 standard errors (finite-N bias is O(1/N))"
+    print(f"# Monte Carlo {verdict}")
+    return 0
+
+
+def _c(x):
+    return f"{x.real:.10g}" if x.imag == 0 else f"{x.real:.6g}{x.imag:+.6g}j"
+
+
+def _model(name):
+    return importlib.import_module(MODELS[name])
+
+
+def _curve(args):
+    return _model(args.model).curve(args.rest)
+
+
+def _figure(args):
+    return _model(args.model).figure(args.rest)
+
+
+def parser():
+    """The argument parser of the ``pencils`` command."""
+    p = argparse.ArgumentParser(prog="pencils", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"pencils {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("equations", help="the Dyson system of a pencil file (or of a model: dsm)")
+    e.add_argument("file", help="a pencil file, or the name of a model (dsm)")
+    e.add_argument("--target", type=_pair, action="append", help="entry I,J of E[L^-1] (default 1,1); repeatable")
+    e.add_argument("--eliminate", action="store_true", help="reduce to one polynomial equation in the target")
+    e.add_argument("--latex", action="store_true", help="LaTeX (amsmath aligned)")
+    e.add_argument("--standalone", action="store_true", help="with --latex: a whole compilable document")
+    e.add_argument("--json", action="store_true", help="JSON with SymPy-parsable strings")
+    e.add_argument("--name", type=_assignment, action="append", help="rename an entry: g11=q; repeatable")
+    e.set_defaults(run=_equations)
+
+    s = sub.add_parser("solve", help="verified high-precision solution of a pencil's system")
+    s.add_argument("file")
+    s.add_argument("--at", type=_assignment, nargs="+", action="extend", help="NAME=VALUE ...", default=[])
+    s.add_argument("--target", type=_pair, action="append")
+    s.add_argument("--derivative", action="append", help="parameter to differentiate in; repeatable")
+    s.add_argument("--order", type=int, default=1, help="highest derivative order (default 1)")
+    s.add_argument("--dps", type=int, default=30, help="decimal digits (default 30)")
+    s.add_argument("--sweep", type=_assignment, help="NAME=START:STOP:COUNT, a warm-started sweep (CSV)")
+    s.add_argument("--log", action="store_true", help="with --sweep: geometric grid")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(run=_solve)
+
+    c = sub.add_parser("check", help="theory against a finite-N Monte Carlo")
+    c.add_argument("file")
+    c.add_argument("--at", type=_assignment, nargs="+", action="extend", default=[])
+    c.add_argument("--target", type=_pair, action="append")
+    c.add_argument("--N", type=int, default=400, help="reference dimension (default 400)")
+    c.add_argument("--seeds", type=int, default=20, help="independent draws (default 20)")
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(run=_check)
+
+    for command, run, text in (("curve", _curve, "learning curves of a model"),
+                               ("figure", _figure, "the figures of a model")):
+        m = sub.add_parser(command, help=text, add_help=False)
+        m.add_argument("model", choices=sorted(MODELS))
+        m.set_defaults(run=run)
+    return p
+
+
+def main(argv=None):
+    """Entry point of the ``pencils`` command; returns the exit status."""
+    p = parser()
+    args, rest = p.parse_known_args(argv)
+    takes_rest = args.command in ("curve", "figure") or (args.command == "equations" and args.file in MODELS)
+    if rest and not takes_rest:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
+    try:
+        return args.run(args)
+    except (PencilsError, OSError) as exc:
+        print(f"pencils: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""LaTeX of pencils and of their Dyson systems (amsmath).
+
+Examples
+--------
+>>> from pencils import load, DysonSystem
+>>> from derivations.textbook import path
+>>> L = load(path("marchenko_pastur"))
+>>> print(pencil_latex(L))
+\\begin{pmatrix}
+z \\mathrm{I} & X \\\\
+X^{\\top} & \\mathrm{I}
+\\end{pmatrix}
+>>> print(system_latex(DysonSystem(L), names={"g11": "q", "g22": r"\\tilde q"}))
+\\begin{aligned}
+q &= \\frac{1}{- \\tilde q \\psi + z} \\\\
+\\tilde q &= \\frac{1}{1 - q}
+\\end{aligned}
+"""
+
+import sympy as sp
+
+from .dyson import DysonSystem
+
+__all__ = ["pencil_latex", "system_latex", "latex_document"]
+
+_IDENTITY = sp.Symbol("IDENTITY", commutative=False)
+
+
+def pencil_latex(pencil):
+    """The pencil as a ``pmatrix`` block matrix (identity blocks written ``c I``)."""
+    rows = []
+    for i in range(pencil.k):
+        cells = []
+        for j in range(pencil.k):
+            expr = sum(
+                (t.coefficient * (_IDENTITY if t.matrix is None else t.matrix) for t in pencil.terms.get((i, j), ())),
+                sp.Integer(0),
+            )
+            cells.append(sp.latex(expr, symbol_names={_IDENTITY: r"\mathrm{I}"}))
+        rows.append(" & ".join(cells))
+    return "\\begin{pmatrix}\n" + " \\\\\n".join(rows) + "\n\\end{pmatrix}"
+
+
+def _symbol_names(system, names):
+    result = {}
+    for (i, j), symbol in system.symbols.items():
+        if "_" in symbol.name and symbol.name.startswith("g"):
+            result[symbol] = f"g_{{{i},{j}}}"
+    for key, latex in (names or {}).items():
+        entry = tuple(key) if isinstance(key, tuple | list) else next(
+            (e for e, s in system.symbols.items() if s.name == str(key)), None
+        )
+        if entry not in system.symbols:
+            raise KeyError(f"{key} is not an unknown or a target of the system")
+        result[system.symbols[entry]] = latex
+    return result
+
+
+def system_latex(system, names=None):
+    """The system as ``aligned`` equations, then the target formulas.
+
+    Parameters
+    ----------
+    system : DysonSystem
+    names : dict, optional
+        LaTeX names for entries of ``G``, keyed by ``(i, j)`` or by name
+        (``{"g11": "q"}``).
+    """
+    symbol_names = _symbol_names(system, names)
+
+    def tex(expr):
+        return sp.latex(expr, symbol_names=symbol_names)
+
+    lines = [f"{tex(eq.lhs)} &= {tex(eq.rhs)}" for eq in system.equations]
+    for entry, formula in system.target_formulas.items():
+        if entry not in system.unknowns:
+            lines.append(f"{tex(system.symbols[entry])} &= {tex(formula)}")
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+
+
+def latex_document(pencil, system=None, names=None, eliminate=False):
+    """A standalone LaTeX document (``article`` + ``amsmath``) with the pencil and its system."""
+    system = DysonSystem(pencil) if system is None else system
+    title = pencil.name or "pencil"
+    parts = [
+        "\\documentclass{article}",
+        "\\usepackage{amsmath}",
+        "\\begin{document}",
+        f"\\section*{{{_escape(title)}}}",
+    ]
+    if pencil.description:
+        parts.append(_escape(pencil.description))
+    parts += [
+        "\\[",
+        "L = " + pencil_latex(pencil),
+        "\\]",
+        "With $g_{ij} = \\frac{1}{N_i}\\,\\operatorname{E}\\operatorname{tr}[(L^{-1})_{ij}]$, the Dyson system reads",
+        "\\[",
+        system_latex(system, names),
+        "\\]",
+    ]
+    if eliminate:
+        equation = system.eliminate()
+        parts += [
+            "and, after elimination,",
+            "\\[",
+            sp.latex(equation.lhs, symbol_names=_symbol_names(system, names)) + " = 0",
+            "\\]",
+        ]
+    parts.append("\\end{document}")
+    return "\n".join(parts) + "\n"
+
+
+_ESCAPES = {
+    "\\": r"\textbackslash{}", "_": r"\_", "^": r"\^{}", "&": r"\&", "%": r"\%", "#": r"\#",
+    "$": r"\$", "{": r"\{", "}": r"\}", "~": r"\~{}",
+}
+
+
+def _escape(text):
+    """Escape plain text for LaTeX."""
+    return "".join(_ESCAPES.get(c, c) for c in text)
