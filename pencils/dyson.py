@@ -91,7 +91,7 @@ class DysonSystem:
             self.symbols[entry] = sp.Symbol(str(new))
         if len(set(self.symbols.values())) != len(self.symbols):
             raise PencilValidationError("two entries of G were given the same name")
-        clash = set(self.symbols.values()) & set(pencil.symbols)
+        clash = {str(s) for s in self.symbols.values()} & {str(s) for s in pencil.symbols}
         if clash:
             raise PencilValidationError(
                 f"name(s) {', '.join(map(str, clash))} of entries of G clash with pencil symbols"

@@ -76,10 +76,10 @@ class RandomMatrix(sp.Symbol):
         obj.rows = _positive_ratio(rows, f"rows of {name}")
         obj.cols = _positive_ratio(cols, f"columns of {name}")
         obj.variance = sp.sympify(variance)
-        if obj.variance.is_nonnegative is False or obj.variance.is_zero:
-            raise PencilValidationError(f"variance of {name} must be positive, got {obj.variance}")
         if obj.variance.atoms(RandomMatrix):
             raise PencilValidationError(f"variance of {name} contains a random matrix")
+        if obj.variance.is_nonnegative is False or obj.variance.is_zero:
+            raise PencilValidationError(f"variance of {name} must be positive, got {obj.variance}")
         return obj
 
     def __getnewargs_ex__(self):

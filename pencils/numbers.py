@@ -33,7 +33,7 @@ def to_mpmath(value):
             raise DomainError(f"cannot read {value!r} as a number") from exc
     if isinstance(value, sp.Basic):
         if value.free_symbols:
-            raise DomainError(f"{value} is not a number")
+            raise DomainError(f"cannot read {str(value)!r} as a number")
         number = sp.N(value, mpmath.mp.dps + 5)
         re, im = (sp.Float(part, mpmath.mp.dps + 5) for part in number.as_real_imag())
         return mpmath.mpf(re._mpf_) if im == 0 else mpmath.mpc(re._mpf_, im._mpf_)

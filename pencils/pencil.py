@@ -245,7 +245,16 @@ class Pencil:
         z - 2*W
         """
         values = {sp.sympify(k): sp.sympify(v) for k, v in dict(values).items()}
-        blocks = [[b.subs(values) for b in row] for row in self.blocks]
+        replacements = {}
+        for m in self.matrices.values():
+            declaration = [x.subs(values) for x in (m.rows, m.cols, m.variance)]
+            new = (
+                type(m)(m.name, declaration[0], declaration[2])
+                if m.kind == "wigner"
+                else type(m)(m.name, *declaration)
+            )
+            replacements[m], replacements[m.T] = new, new.T
+        blocks = [[b.xreplace(replacements).subs(values) for b in row] for row in self.blocks]
         sizes = [s.subs(values) for s in self.sizes]
         remaining = [p for p in self.parameters if p not in values]
         extra = set().union(*(v.free_symbols for v in values.values())) - set(self.symbols)

@@ -37,7 +37,7 @@ Examples
 >>> print(mpmath.nstr(sol.value, 30))    # (1/N) E tr (z - X X^T)^{-1} at z = -1
 -0.780776406404415137455352463994
 >>> sol.residual < 1e-25, sol.dps, sol.checks
-(True, 30, ('residual', 'finite', 'real'))
+(True, 30, ('residual', 'finite', 'real', 'stieltjes'))
 >>> print(mpmath.nstr(sol.derivative("z"), 30))    # d/dz, by implicit differentiation
 -0.674437343813582703658086308703
 """
@@ -157,6 +157,38 @@ class CompiledSystem:
                     J[row, k] -= scale * v * inv[a, r] * inv[c, b]
         return J
 
+    def series(self, coefficients, u, point):
+        """Taylor series of the solution along a path of coefficient values.
+
+        ``coefficients[k]`` holds the ``k``-th Taylor coefficients of all scalar
+        coefficients (``coefficients[0]`` their values, where ``u`` solves the
+        system). Returns ``(us, inverses)``: the Taylor coefficients of the
+        unknowns and of ``(C - eta(G))^{-1}`` space by space, from
+        ``M_k = K_k - eta(coef_0, u_k)`` with ``K_k`` known from lower orders,
+        so that ``J u_k = r_k`` with the Newton Jacobian ``J``.
+        """
+        inv0 = self.inverses(self.matrices(coefficients[0], u), point, u)
+        J = self.jacobian(coefficients[0], inv0)
+        us, Ms, invs = [list(u)], [None], [inv0]
+        for k in range(1, len(coefficients)):
+            K = self.constant(coefficients[k])
+            for j in range(1, k + 1):
+                K = [a - b for a, b in zip(K, self.eta(coefficients[j], us[k - j]))]
+            lower = [sum((Ms[j][s] * invs[k - j][s] for j in range(1, k)), mpmath.zeros(len(b)))
+                     for s, b in enumerate(self.spaces)]
+            rhs = [-inv0[s] * (K[s] * inv0[s] + lower[s]) for s in range(len(K))]
+            try:
+                uk = list(mpmath.lu_solve(J, mpmath.matrix([rhs[s][r, c] for (s, r), c in self.unknowns]))) if u else []
+            except ZeroDivisionError:
+                raise SingularPointError(
+                    "the Jacobian is singular: the solution is not differentiable here", point=point
+                ) from None
+            Mk = [a - b for a, b in zip(K, self.eta(coefficients[0], uk))]
+            us.append(uk)
+            Ms.append(Mk)
+            invs.append([-inv0[s] * (Mk[s] * inv0[s] + lower[s]) for s in range(len(K))])
+        return us, invs
+
     def targets_of(self, inverses):
         return [inverses[s][r, c] for (s, r), c in self.targets]
 
@@ -256,30 +288,8 @@ class Solution:
         c = self._compiled
         values = list(self.point.values())
         with mpmath.workdps(self.dps + GUARD):
-            # Taylor coefficients of every scalar coefficient of C and eta
-            coef = [c.evaluate(*values)] + [c._function((name, k))(*values) for k in range(1, order + 1)]
-            inv0 = c.inverses(c.matrices(coef[0], self._u), self.point, self._u)
-            J = c.jacobian(coef[0], inv0)
-            us, Ms, invs = [list(self._u)], [None], [inv0]
-            for k in range(1, order + 1):
-                # M_k = K_k - eta(coef_0, u_k), K_k known from lower orders
-                K = c.constant(coef[k])
-                for j in range(1, k + 1):
-                    K = [a - b for a, b in zip(K, c.eta(coef[j], us[k - j]))]
-                lower = [sum((Ms[j][s] * invs[k - j][s] for j in range(1, k)), mpmath.zeros(len(b)))
-                         for s, b in enumerate(c.spaces)]
-                rhs_mats = [-inv0[s] * (K[s] * inv0[s] + lower[s]) for s in range(len(K))]
-                rhs = mpmath.matrix([rhs_mats[s][r, col] for (s, r), col in c.unknowns])
-                try:
-                    uk = list(mpmath.lu_solve(J, rhs)) if c.unknowns else []
-                except ZeroDivisionError:
-                    raise SingularPointError(
-                        "the Jacobian is singular: the derivative does not exist here", point=self.point
-                    ) from None
-                Mk = [a - b for a, b in zip(K, c.eta(coef[0], uk))]
-                us.append(uk)
-                Ms.append(Mk)
-                invs.append([-inv0[s] * (Mk[s] * inv0[s] + lower[s]) for s in range(len(K))])
+            coefficients = [c.evaluate(*values)] + [c._function((name, k))(*values) for k in range(1, order + 1)]
+            us, invs = c.series(coefficients, self._u, self.point)
             result = {entry: [+us[k][n] for k in range(order + 1)] for n, entry in enumerate(self.system.unknowns)}
             for entry, ((s, r), col) in zip(self.system.targets, c.targets):
                 result[entry] = [+invs[k][s][r, col] for k in range(order + 1)]
@@ -352,34 +362,31 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, guess=None, m
         point = parse_point(at, compiled.symbols)
         tol = mpmath.mpf(10) ** (-(dps - 5)) if tol is None else mpmath.mpf(tol)
         values = compiled.evaluate(*point.values())
-        total = 0
-        u = None
         if guess is not None:
             if len(guess) != len(compiled.unknowns):
                 raise DomainError(f"guess has {len(guess)} values for {len(compiled.unknowns)} unknowns")
             try:
                 u, _, total = _newton(compiled, values, [mpmath.mpmathify(g) for g in guess], point, dps, max_iter)
-                path = "warm start"
-            except (ConvergenceError, SingularPointError):
-                u = None
-        if u is None:
-            if start is not None:
-                start_point = parse_point(start, compiled.symbols)
-                start_values = compiled.evaluate(*start_point.values())
-                u, total = _coupling_path(compiled, start_values, start_point, dps, max_iter, min_step)
-                u, steps = _parameter_path(compiled, start_point, point, u, dps, max_iter, min_step)
-                total += steps
-                path = "coupling homotopy at the start point, then the segment to the point"
-            elif compiled.symmetric and all(mpmath.im(v) == 0 for v in values[len(compiled.constants):]):
-                u, total = _regularised_path(compiled, values, point, dps, max_iter, min_step)
-                path = "coupling homotopy at C + i delta, then delta -> 0"
-            else:
-                u, total = _coupling_path(compiled, values, point, dps, max_iter, min_step)
-                path = "coupling homotopy s: 0 -> 1"
-            u, _, iterations = _newton(compiled, values, u, point, dps, max_iter)
-            total += iterations
+                u, residual, checks = _verify(compiled, values, u, point, dps, tol)
+                return Solution(compiled, point, dps, u, residual, total, checks, "warm start")
+            except (ConvergenceError, SingularPointError, AdmissibilityError):
+                pass  # fall back to the continuation
+        if start is not None:
+            start_point = parse_point(start, compiled.symbols)
+            start_values = compiled.evaluate(*start_point.values())
+            u, total = _coupling_path(compiled, start_values, start_point, dps, max_iter, min_step)
+            u, steps = _parameter_path(compiled, start_point, point, u, dps, max_iter, min_step)
+            total += steps
+            path = "coupling homotopy at the start point, then the segment to the point"
+        elif compiled.symmetric and all(mpmath.im(v) == 0 for v in values[len(compiled.constants):]):
+            u, total = _regularised_path(compiled, values, point, dps, max_iter, min_step)
+            path = "coupling homotopy at C + i delta, then delta -> 0"
+        else:
+            u, total = _coupling_path(compiled, values, point, dps, max_iter, min_step)
+            path = "coupling homotopy s: 0 -> 1"
+        u, _, iterations = _newton(compiled, values, u, point, dps, max_iter)
         u, residual, checks = _verify(compiled, values, u, point, dps, tol)
-        return Solution(compiled, point, dps, u, residual, total, checks, path)
+        return Solution(compiled, point, dps, u, residual, total + iterations, checks, path)
 
 
 def _newton(compiled, values, u, point, dps, max_iter, scale=1, tol=None):
@@ -513,24 +520,51 @@ def _verify(compiled, values, u, point, dps, tol):
             )
         checks.append("real")
         u = [mpmath.re(x) for x in u]
-    elif compiled.symmetric:
-        sign = _stieltjes_sign(compiled, values)
-        if sign:
-            for s, inv in enumerate(inverses):
-                n = inv.rows
-                imag = mpmath.matrix(n)
-                for r in range(n):
-                    for c in range(n):
-                        imag[r, c] = (inv[r, c] - mpmath.conj(inv[c, r])) / (2j)
-                eigenvalues = mpmath.eighe(imag, eigvals_only=True)
-                if any(sign * e > small for e in eigenvalues):
-                    raise AdmissibilityError(
-                        "Im G has the wrong sign for a Stieltjes transform (Im C and Im G must be "
-                        "semidefinite of opposite signs): not the physical branch",
-                        point, residual, u,
-                    )
+        if compiled.symmetric and _stieltjes_response(compiled, values, u, point, small):
             checks.append("stieltjes")
+    elif compiled.symmetric and _stieltjes_sign(compiled, values):
+        sign = _stieltjes_sign(compiled, values)
+        for inv in inverses:
+            if any(sign * e > small for e in _imaginary_part_eigenvalues(inv)):
+                raise AdmissibilityError(
+                    "Im G has the wrong sign for a Stieltjes transform (Im C and Im G must be "
+                    "semidefinite of opposite signs): not the physical branch",
+                    point, residual, u,
+                )
+        checks.append("stieltjes")
     return u, residual, tuple(checks)
+
+
+def _imaginary_part_eigenvalues(A):
+    """Eigenvalues of the Hermitian matrix ``(A - A^H) / 2i``."""
+    n = A.rows
+    imag = mpmath.matrix(n)
+    for r in range(n):
+        for c in range(n):
+            imag[r, c] = (A[r, c] - mpmath.conj(A[c, r])) / 2j
+    return mpmath.eighe(imag, eigvals_only=True) if n > 1 else [mpmath.re(imag[0, 0])]
+
+
+def _stieltjes_response(compiled, values, u, point, small):
+    """At a real point of a symmetric pencil: the response of G to ``C -> C + i e I`` (e > 0).
+
+    The physical solution stays in the Stieltjes domain for e > 0, so its first-order
+    response has ``Im dG/de <= 0``; the other branches of the same real equations violate it.
+    Returns True if the check applies and passes; raises AdmissibilityError if it fails.
+    """
+    if any(mpmath.im(v) != 0 for v in values):
+        return False
+    direction = [mpmath.mpf(0)] * len(values)
+    direction = compiled.shifted(direction, 1j)
+    _, inverses = compiled.series([values, direction], u, point)
+    for inv in inverses[1]:
+        if any(e > small for e in _imaginary_part_eigenvalues(inv)):
+            raise AdmissibilityError(
+                "the solution does not respond to C -> C + i e I as a Stieltjes transform "
+                "(Im dG/de must be <= 0): a non-physical branch of the real equations",
+                point, None, u,
+            )
+    return True
 
 
 def _stieltjes_sign(compiled, values):
@@ -538,15 +572,9 @@ def _stieltjes_sign(compiled, values):
     nc = len(compiled.constants)
     if any(mpmath.im(v) != 0 for v in values[nc:]):
         return 0
-    Ms = compiled.matrices(values, [0] * len(compiled.unknowns))
     signs = set()
-    for M in Ms:
-        n = M.rows
-        imag = mpmath.matrix(n)
-        for r in range(n):
-            for c in range(n):
-                imag[r, c] = mpmath.im(M[r, c])
-        eigenvalues = mpmath.eighe(imag, eigvals_only=True) if n > 1 else [imag[0, 0]]
+    for C in compiled.constant(values):
+        eigenvalues = _imaginary_part_eigenvalues(C)
         if any(e > 0 for e in eigenvalues):
             signs.add(1)
         if any(e < 0 for e in eigenvalues):

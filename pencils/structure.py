@@ -99,13 +99,16 @@ def spaces(pencil):
                 a = blocks[0]
                 b = next(x for x in blocks if labels[x] != labels[a])
                 path = nx.shortest_path(graph, ("block", a), ("block", b))
-                i, j, term = next(
-                    why.get((u, v)) or why[(v, u)] for u, v in zip(path, path[1:])
-                )
-                rule = "an identity term" if term.matrix is None else f"matrix {term.matrix}"
+                culprits = []
+                for u, v in zip(path, path[1:]):
+                    i, j, term = why.get((u, v)) or why[(v, u)]
+                    rule = "an identity term" if term.matrix is None else f"{term.matrix}"
+                    culprit = f"{rule} at ({i + 1}, {j + 1})"
+                    if culprit not in culprits:
+                        culprits.append(culprit)
                 raise PencilValidationError(
-                    f"block ({i + 1}, {j + 1}): {rule} joins block {a + 1} (space '{labels[a]}') "
-                    f"and block {b + 1} (space '{labels[b]}') into one space"
+                    f"block {a + 1} (space '{labels[a]}') and block {b + 1} (space '{labels[b]}') are "
+                    f"forced into one space by {', '.join(culprits)}"
                 )
     return tuple(components)
 

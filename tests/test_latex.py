@@ -1,0 +1,44 @@
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from derivations.textbook import NAMES
+from pencils import DysonSystem
+from pencils.latex import latex_document, pencil_latex, system_latex
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "textbook.md"
+
+
+def pdflatex():
+    found = shutil.which("pdflatex")
+    if found is None and os.environ.get("CI"):
+        pytest.fail("pdflatex is missing in CI: .ci/run installs texlive-latex-base")
+    if found is None:
+        pytest.skip("pdflatex not installed (CI installs it)")
+    return found
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_latex_compiles(textbook, name, tmp_path):
+    exe = pdflatex()
+    (tmp_path / "doc.tex").write_text(latex_document(textbook[name], eliminate=True))
+    run = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+def test_renamed_unknowns(textbook):
+    text = system_latex(DysonSystem(textbook["wishart_product"]), names={"g11": r"\chi", (3, 3): "q"})
+    assert text.startswith("\\begin{aligned}\n\\chi &= ")
+    assert "q \\phi" not in text and "g_{33}" not in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_docs_show_every_textbook_system(textbook, name):
+    docs = DOCS.read_text()
+    assert pencil_latex(textbook[name]) in docs
+    assert system_latex(DysonSystem(textbook[name])) in docs

@@ -1,0 +1,206 @@
+"""Solutions against closed forms (40+ digits at dps = 50), derivatives against finite differences,
+and the errors of bad inputs."""
+
+import mpmath
+import pytest
+import sympy as sp
+
+from pencils import (
+    AdmissibilityError, ConvergenceError, DomainError, DysonSystem, GaussianMatrix, Pencil,
+    SingularPointError, ratio, solve,
+)
+
+DPS = 50
+DIGITS = 40
+
+
+def physical_root(coefficients, z, stieltjes=True):
+    """The root of a polynomial (highest degree first) that is the physical Stieltjes transform.
+
+    Complex z (Im z > 0): the unique root with Im g < 0. Real z outside the spectrum: the
+    unique real root with g ~ 1/z behaviour, i.e. the same sign as z and |g| <= 1/dist; we take
+    the real root of smallest modulus among those with the sign of z.
+    """
+    roots = mpmath.polyroots(coefficients, maxsteps=200, extraprec=200)
+    if mpmath.im(z) > 0:
+        candidates = [r for r in roots if mpmath.im(r) < 0]
+    else:
+        candidates = [mpmath.re(r) for r in roots if abs(mpmath.im(r)) < mpmath.mpf(10) ** -40
+                      and mpmath.sign(mpmath.re(r)) == mpmath.sign(mpmath.re(z))]
+        candidates = [min(candidates, key=abs)] if candidates else []
+    assert len(candidates) == 1, (roots, z)
+    return candidates[0]
+
+
+def agree(a, b, digits=DIGITS):
+    return abs(a - b) <= mpmath.mpf(10) ** (-digits) * max(1, abs(b))
+
+
+CASES = [
+    # name, point, polynomial coefficients in g (highest first) as functions of the point
+    ("marchenko_pastur", {"z": "0.3+0.7j", "psi": "0.5"},
+     lambda p: [p["z"], -(p["z"] + 1 - p["psi"]), 1]),
+    ("marchenko_pastur", {"z": "-0.25", "psi": "3"},
+     lambda p: [p["z"], -(p["z"] + 1 - p["psi"]), 1]),
+    ("semicircle", {"z": "1.5+0.01j", "s": "1"}, lambda p: [p["s"] ** 2, -p["z"], 1]),
+    ("semicircle", {"z": "-2.5", "s": "1.2"}, lambda p: [p["s"] ** 2, -p["z"], 1]),
+    ("wishart_product", {"z": "0.8+0.5j", "phi": "0.5", "psi": "2"},
+     lambda p: [p["z"] ** 2, p["z"] * (p["phi"] + p["psi"] - 2), p["phi"] * p["psi"] - p["phi"] - p["psi"] + 1 - p["z"], 1]),
+    ("wishart_product", {"z": "-0.5", "phi": "1.5", "psi": "0.75"},
+     lambda p: [p["z"] ** 2, p["z"] * (p["phi"] + p["psi"] - 2), p["phi"] * p["psi"] - p["phi"] - p["psi"] + 1 - p["z"], 1]),
+]
+
+
+@pytest.mark.parametrize("name, at, polynomial", CASES, ids=[f"{c[0]}-{c[1]['z']}" for c in CASES])
+def test_closed_forms(textbook, name, at, polynomial):
+    solution = solve(DysonSystem(textbook[name]), at, dps=DPS)
+    with mpmath.workdps(DPS + 20):
+        point = {k: mpmath.mpmathify(v) for k, v in at.items()}
+        expected = physical_root(polynomial(point), point["z"])
+    assert agree(solution.value, expected)
+    assert solution.residual < mpmath.mpf(10) ** -(DPS - 5)
+    assert solution.dps == DPS and "residual" in solution.checks
+
+
+def test_ridge_at_minus_lambda(textbook):
+    # r = (XX^T + lam)^{-1} trace: lam r^2 + (lam + psi - 1) r - 1 = 0, the positive root
+    solution = solve(DysonSystem(textbook["ridge"]), {"lam": "1e-3", "psi": "0.75"}, dps=DPS)
+    with mpmath.workdps(DPS + 20):
+        lam, psi = mpmath.mpf("1e-3"), mpmath.mpf("0.75")
+        b = lam + psi - 1
+        expected = (-b + mpmath.sqrt(b * b + 4 * lam)) / (2 * lam)
+    assert agree(solution.value, expected)
+    assert solution.checks == ("residual", "finite", "real", "stieltjes")
+
+
+def test_high_precision_100_digits(textbook):
+    solution = solve(DysonSystem(textbook["semicircle"]), {"z": "3", "s": "1"}, dps=100)
+    with mpmath.workdps(120):
+        expected = (3 - mpmath.sqrt(5)) / 2
+    assert agree(solution.value, expected, digits=95)
+
+
+def finite_difference(system, at, name, dps, h, order, guess):
+    """Fourth-order central differences at ``dps`` digits."""
+    def f(x):
+        return solve(system, {**at, name: x}, dps=dps, guess=guess).value
+
+    with mpmath.workdps(dps + 10):
+        x = mpmath.mpmathify(at[name])
+        fs = {k: f(x + k * h) for k in (-2, -1, 0, 1, 2)}
+        if order == 1:
+            return (-fs[2] + 8 * fs[1] - 8 * fs[-1] + fs[-2]) / (12 * h)
+        return (-fs[2] + 16 * fs[1] - 30 * fs[0] + 16 * fs[-1] - fs[-2]) / (12 * h**2)
+
+
+@pytest.mark.parametrize(
+    "name, at, wrt",
+    [
+        ("marchenko_pastur", {"z": "-0.7", "psi": "0.5"}, "z"),
+        ("marchenko_pastur", {"z": "-0.7", "psi": "0.5"}, "psi"),
+        ("wishart_product", {"z": "0.4+0.3j", "phi": "0.5", "psi": "2"}, "z"),
+        ("ridge", {"lam": "0.01", "psi": "2"}, "lam"),
+    ],
+)
+def test_derivatives_against_finite_differences(textbook, name, at, wrt):
+    system = DysonSystem(textbook[name])
+    solution = solve(system, at, dps=DPS)
+    guess = list(solution.unknowns.values())
+    # at doubled precision (100 digits), h = 1e-20: truncation O(h^4) = 1e-80, rounding 1e-80
+    first = finite_difference(system, at, wrt, 2 * DPS, mpmath.mpf("1e-20"), 1, guess)
+    second = finite_difference(system, at, wrt, 2 * DPS, mpmath.mpf("1e-12"), 2, guess)
+    assert agree(solution.derivative(wrt), first)
+    assert agree(solution.derivative(wrt, order=2), second, digits=DIGITS - 4)
+
+
+def test_derivative_closed_form(textbook):
+    # MP: differentiating z g^2 - (z + 1 - psi) g + 1 = 0 gives g' = (g - g^2) / (2 z g - (z + 1 - psi))
+    solution = solve(DysonSystem(textbook["marchenko_pastur"]), {"z": "-1", "psi": "0.5"}, dps=DPS)
+    with mpmath.workdps(DPS + 10):
+        g, z, psi = solution.value, mpmath.mpf(-1), mpmath.mpf("0.5")
+        assert agree(solution.derivative("z"), (g - g**2) / (2 * z * g - (z + 1 - psi)))
+    series = solution.taylor("z", 3)
+    assert len(series[(1, 1)]) == 4 and agree(series[(1, 1)][0], g)
+
+
+def test_stieltjes_sign_at_complex_points(textbook):
+    solution = solve(DysonSystem(textbook["marchenko_pastur"]), {"z": "1+0.1j", "psi": "2"})
+    assert "stieltjes" in solution.checks and mpmath.im(solution.value) < 0
+    # lower half plane: Im g > 0
+    solution = solve(DysonSystem(textbook["marchenko_pastur"]), {"z": "1-0.1j", "psi": "2"})
+    assert "stieltjes" in solution.checks and mpmath.im(solution.value) > 0
+
+
+def test_warm_start_on_a_wrong_branch_falls_back(textbook):
+    system = DysonSystem(textbook["semicircle"])
+    # (3 + sqrt 5)/2 solves the real equation but is not the Stieltjes transform
+    solution = solve(system, {"z": 3, "s": 1}, guess=["2.6"])
+    assert solution.path != "warm start"
+    with mpmath.workdps(40):
+        assert agree(solution.value, (3 - mpmath.sqrt(5)) / 2, digits=25)
+    assert solve(system, {"z": 3, "s": 1}, guess=["0.4"]).path == "warm start"
+
+
+def test_start_point_path(textbook):
+    system = DysonSystem(textbook["wishart_product"])
+    direct = solve(system, {"z": "-0.5", "phi": "0.5", "psi": "2"})
+    via = solve(system, {"z": "-0.5", "phi": "0.5", "psi": "2"}, start={"z": "-3", "phi": "0.5", "psi": "2"})
+    assert agree(direct.value, via.value, digits=25) and via.path.startswith("coupling homotopy at the start")
+
+
+# -- bad inputs -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "at, message",
+    [
+        ({"z": -1, "psi": -2}, "psi is a positive ratio, got psi = -2"),
+        ({"z": -1, "psi": "1+1j"}, "psi is a positive ratio"),
+        ({"z": -1}, "no value given for psi"),
+        ({"z": -1, "psi": 1, "phi": 2}, "unknown parameter(s) phi"),
+        ({"z": "abc", "psi": 1}, "cannot read 'abc' as a number"),
+        ({"z": mpmath.inf, "psi": 1}, "is not finite"),
+    ],
+)
+def test_domain_errors(textbook, at, message):
+    with pytest.raises(DomainError, match=pytest.importorskip("re").escape(message)):
+        solve(DysonSystem(textbook["marchenko_pastur"]), at)
+
+
+def test_domain_error_for_precision_and_derivative(textbook):
+    system = DysonSystem(textbook["marchenko_pastur"])
+    with pytest.raises(DomainError, match="dps must be at least 10"):
+        solve(system, {"z": -1, "psi": 1}, dps=5)
+    solution = solve(system, {"z": -1, "psi": 1})
+    with pytest.raises(DomainError, match="lam is not a parameter"):
+        solution.derivative("lam")
+
+
+def test_singular_starting_point():
+    # a non-symmetric pencil whose Gaussian-free part C = diag(0, 1) is singular
+    z, psi = sp.Symbol("z"), ratio("psi")
+    X = GaussianMatrix("X", 1, psi)
+    system = DysonSystem(Pencil([[z, X], [-X.T, 1]], [1, psi], [z]))
+    with pytest.raises(SingularPointError, match="C .* is singular here, so the coupling homotopy cannot start"):
+        solve(system, {"z": 0, "psi": 2})
+    # it works from a start point where C is invertible (here the answer is (X X^T)^{-1} at z = 0,
+    # the MP resolvent at -1 ... of the matrix -X X^T: g(0) = 1/(psi - 1) for psi > 1)
+    solution = solve(system, {"z": 0, "psi": 2}, start={"z": 1, "psi": 2})
+    assert agree(solution.value, mpmath.mpf(1) / (2 - 1), digits=25)
+
+
+def test_no_admissible_solution_inside_the_spectrum(textbook):
+    with pytest.raises(AdmissibilityError, match="all parameters are real but the solution is not") as info:
+        solve(DysonSystem(textbook["semicircle"]), {"z": "0.5", "s": 1})
+    assert info.value.point["z"] == mpmath.mpf("0.5") and info.value.iterate is not None
+
+
+def test_non_convergent_run(textbook):
+    with pytest.raises(ConvergenceError, match="did not converge|stalled") as info:
+        solve(DysonSystem(textbook["wishart_product"]), {"z": "-0.5", "phi": "0.5", "psi": "2"}, max_iter=1)
+    assert "z=-0.5" in str(info.value)
+
+
+def test_pole_at_zero_is_not_returned(textbook):
+    # MP with psi < 1 has an atom at 0: g(z) has a pole at z = 0
+    with pytest.raises((ConvergenceError, SingularPointError)):
+        solve(DysonSystem(textbook["marchenko_pastur"]), {"z": 0, "psi": "0.5"})
