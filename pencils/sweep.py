@@ -169,8 +169,9 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **opt
             row = {over: x}
             row.update({names[t]: v for t, v in solution.targets.items()})
             for w in derivatives:
+                series = solution.taylor(w, 1)
                 for t in system.targets:
-                    row[f"d{names[t]}/d{w}"] = solution.derivative(w, target=t)
+                    row[f"d{names[t]}/d{w}"] = series[t][1]
             row.update(residual=solution.residual, iterations=solution.iterations, path=solution.path)
             rows.append(row)
     provenance = {

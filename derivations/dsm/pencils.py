@@ -1,0 +1,296 @@
+"""The linear pencils of the DSM random-features model (Gaussian-equivalent form).
+
+Reference dimension ``N = d``. Every random matrix is written with entries of
+variance ``1/d`` (the library's convention): ``W = W_true / sqrt(d)`` is
+``p x d``, ``X`` (clean data, in the data subspace), ``Z`` (noise) and
+``Omega`` (the non-linear residual of the Gaussian equivalence) likewise. With
+low-dimensional data the data space splits into the subspace (``par``, ratio
+``psi_d``) and its complement (``perp``, ratio ``psi_perp = 1 - psi_d``);
+``W``, ``Z`` split accordingly. Isotropic data has one subspace ``iso``.
+
+**m = 1.** The features are ``F = mu1 W Y + mus Omega`` with
+``Y = a X + sqrt(h) Z`` (``a = a_t``, ``h = h_t``, ``mus = mu_*``);
+``U = F F^T / psi_n``, ``V = F Z^T / (sqrt(h) psi_n)``.
+
+**m = infinity.** ``U = G G^T / psi_n + h mu1^2 W W^T + mus^2 (1 - kappa) I``
+with ``G = a mu1 W_par X + mus sqrt(kappa) Omega``, and ``V = mu1 W``.
+
+Both pencils hold the resolvent ``R = (U + lam - zeta Phi_0)^{-1}`` in block
+``p`` (``Phi_0 = W Sigma_t W^T``, ``Sigma_t = 1`` on the data subspace and
+``h`` off it; ``zeta`` is a source term, set to 0 after differentiating) as
+the Schur complement of a block upper-triangular "path" structure (see
+``docs/dsm.md``), plus, for each subspace ``s``, an entry block ``e_s`` and
+two exit blocks ``f_s``, ``w_s`` such that (``Z_s``, ``W_s`` the parts of
+``Z``, ``W`` on the subspace)
+
+* m = 1:  ``(L^{-1})_{e_s f_s} = Z_s (I - F^T R F / psi_n) Z_s^T`` and
+  ``(L^{-1})_{e_s w_s} = Z_s F^T R W_s / psi_n``;
+* m = inf: ``(L^{-1})_{e_s f_s} = W_s^T R W_s`` (and ``w_s`` is not needed).
+
+Every pencil passes :func:`pencils.montecarlo.linearisation_check` against
+:func:`expression` (``tests/test_dsm_pencils.py``).
+
+Examples
+--------
+>>> L = dsm_pencil(1, structured=False)
+>>> L.k, [str(s) for s in L.sizes]
+(8, ['psi_p', '1', 'psi_n', '1', '1', '1', '1', '1'])
+"""
+
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+from pencils import GaussianMatrix, Pencil, ratio
+
+__all__ = [
+    "SYMBOLS", "dsm_pencil", "product_pencil", "subspaces", "blocks_of", "expression", "pencil_path",
+    "targets",
+]
+
+psi_n, psi_p, psi_d, psi_perp = (ratio(n) for n in ("psi_n", "psi_p", "psi_d", "psi_perp"))
+lam = sp.Symbol("lam", real=True)  # lam >= 0 is checked by the model (lam = 0 allowed for m = inf)
+zeta = sp.Symbol("zeta", real=True)
+a, h, mus, kappa = sp.symbols("a h mus kappa", positive=True)
+mu1 = sp.Symbol("mu1", real=True)
+
+SYMBOLS = {s.name: s for s in (psi_n, psi_p, psi_d, psi_perp, lam, zeta, a, h, mus, kappa, mu1)}
+
+
+def subspaces(structured):
+    """``[(name, ratio, Sigma_t on it, holds data)]`` for isotropic or low-dimensional data."""
+    if structured:
+        return [("par", psi_d, 1, True), ("perp", psi_perp, h, False)]
+    return [("iso", 1, 1, True)]
+
+
+class _Blocks:
+    """Named blocks of a pencil under construction."""
+
+    def __init__(self):
+        self.names, self.sizes, self.entries = [], [], {}
+
+    def block(self, name, size, diagonal=1):
+        self.names.append(name)
+        self.sizes.append(size)
+        self.entries[(name, name)] = diagonal
+
+    def add(self, row, col, term):
+        self.entries[(row, col)] = self.entries.get((row, col), 0) + term
+
+    def pencil(self, parameters, name, description):
+        k = len(self.names)
+        index = {n: i for i, n in enumerate(self.names)}
+        blocks = [[sp.Integer(0)] * k for _ in range(k)]
+        for (r, c), term in self.entries.items():
+            blocks[index[r]][index[c]] += term
+        return Pencil(blocks, self.sizes, parameters, name=name, description=description)
+
+
+def _matrices(structured):
+    parts = subspaces(structured)
+    W = {s: GaussianMatrix(f"W_{s}", psi_p, r) for s, r, _, _ in parts}
+    Z = {s: GaussianMatrix(f"Z_{s}", r, psi_n) for s, r, _, _ in parts}
+    data = next(s for s, _, _, holds in parts if holds)
+    X = GaussianMatrix("X", dict((s, r) for s, r, _, _ in parts)[data], psi_n)
+    Omega = GaussianMatrix("Omega", psi_p, psi_n)
+    return parts, W, Z, X, Omega
+
+
+def _resolvent_blocks(m, structured, suffix=""):
+    """The blocks whose Schur complement on block ``p`` is ``U + lam - zeta Phi_0``."""
+    parts, W, Z, X, Omega = _matrices(structured)
+    b = _Blocks()
+    p, n = "p" + suffix, "n" + suffix
+    if m == 1:
+        b.block(p, psi_p, lam)
+        for s, r, sigma, holds in parts:
+            # p -> d_s -> n -> d2_s -> p : mu1 W_s Y_s (mu1 W_s Y_s)^T / psi_n
+            Y = (a * X if holds else 0) + sp.sqrt(h) * Z[s]
+            Yt = (a * X.T if holds else 0) + sp.sqrt(h) * Z[s].T
+            b.block(f"d_{s}{suffix}", r)
+            b.add(p, f"d_{s}{suffix}", mu1 * W[s])
+            b.add(f"d_{s}{suffix}", n, -Y)
+            b.add(f"n{suffix}", f"d2_{s}{suffix}", -Yt)
+            b.add(f"d2_{s}{suffix}", p, -(mu1 / psi_n) * W[s].T)
+        b.block(n, psi_n)
+        for s, r, _, _ in parts:
+            b.block(f"d2_{s}{suffix}", r)
+        b.add(p, n, mus * Omega)
+        b.add(n, p, -(mus / psi_n) * Omega.T)
+        for s, r, sigma, _ in parts:  # source -zeta W_s Sigma_s W_s^T
+            b.block(f"v_{s}{suffix}", r)
+            b.add(p, f"v_{s}{suffix}", W[s])
+            b.add(f"v_{s}{suffix}", p, zeta * sigma * W[s].T)
+    else:
+        b.block(p, psi_p, lam + mus**2 * (1 - kappa))
+        data = next(s for s, _, _, holds in parts if holds)
+        r_data = next(r for s, r, _, holds in parts if holds)
+        # G = a mu1 W_data X + mus sqrt(kappa) Omega : p -> d -> n -> d2 -> p and p -> n -> p
+        b.block(f"d{suffix}", r_data)
+        b.block(n, psi_n)
+        b.block(f"d2{suffix}", r_data)
+        b.add(p, f"d{suffix}", a * mu1 * W[data])
+        b.add(f"d{suffix}", n, -X)
+        b.add(n, f"d2{suffix}", -X.T)
+        b.add(f"d2{suffix}", p, -(a * mu1 / psi_n) * W[data].T)
+        b.add(p, n, mus * sp.sqrt(kappa) * Omega)
+        b.add(n, p, -(mus * sp.sqrt(kappa) / psi_n) * Omega.T)
+        for s, r, sigma, _ in parts:  # h mu1^2 W_s W_s^T - zeta Sigma_s W_s W_s^T
+            b.block(f"v_{s}{suffix}", r)
+            b.add(p, f"v_{s}{suffix}", W[s])
+            b.add(f"v_{s}{suffix}", p, (zeta * sigma - h * mu1**2) * W[s].T)
+    return b
+
+
+def _parameters(m):
+    common = [lam, zeta, a, h, mu1, mus]
+    return common + ([kappa] if m != 1 else [])
+
+
+def dsm_pencil(m, structured=False):
+    """The pencil of the DSM model for ``m = 1`` or ``m = inf`` noise samples per data point.
+
+    Parameters
+    ----------
+    m : 1 or math.inf
+    structured : bool
+        Data on a subspace of ratio ``psi_d`` (then ``psi_perp = 1 - psi_d``
+        is a second ratio) instead of isotropic data.
+
+    Returns
+    -------
+    pencils.Pencil
+        Its targets are given by :func:`targets`.
+    """
+    if m != 1 and m != np.inf:
+        raise ValueError(f"the DSM pencils are for m = 1 or m = inf, got m = {m}")
+    parts, W, Z, X, Omega = _matrices(structured)
+    b = _resolvent_blocks(m, structured)
+    for s, r, _, _ in parts:
+        b.block(f"e_{s}", r)
+        b.block(f"f_{s}", r)
+        if m == 1:
+            b.block(f"w_{s}", r)
+            b.add(f"e_{s}", "n", -Z[s])
+            b.add("n", f"f_{s}", -Z[s].T)
+            b.add("p", f"w_{s}", -W[s])
+        else:
+            b.add(f"e_{s}", "p", -W[s].T)
+            b.add("p", f"f_{s}", -W[s])
+    kind = "low-dimensional" if structured else "isotropic"
+    mname = "1" if m == 1 else "inf"
+    description = (
+        f"DSM random features, m = {mname}, {kind} data: block p of the inverse is "
+        "R = (U + lam - zeta W Sigma_t W^T)^{-1}; entry/exit blocks e_s, f_s, w_s give the traces "
+        "of the train and test errors (see derivations/dsm/pencils.py)."
+    )
+    L = b.pencil(_parameters(m), name=f"dsm-m{mname}-{'structured' if structured else 'isotropic'}",
+                 description=description)
+    L.block_names = tuple(b.names)
+    return L
+
+
+def blocks_of(pencil):
+    """``{block name: index from 1}`` for a pencil built here."""
+    return {n: i + 1 for i, n in enumerate(pencil.block_names)}
+
+
+def targets(m, structured=False):
+    """``{(kind, subspace): (i, j)}``: the entries of ``E[L^{-1}]`` the errors need.
+
+    ``("f", s)`` is ``(e_s, f_s)``; for ``m = 1`` also ``("w", s)`` is ``(e_s, w_s)``.
+    """
+    L = dsm_pencil(m, structured)
+    index = blocks_of(L)
+    result = {}
+    for s, _, _, _ in subspaces(structured):
+        result[("f", s)] = (index[f"e_{s}"], index[f"f_{s}"])
+        if m == 1:
+            result[("w", s)] = (index[f"e_{s}"], index[f"w_{s}"])
+    return result
+
+
+def product_pencil(m, middle="identity"):
+    """Isotropic pencil holding a product of two resolvents, for the second route to a term.
+
+    Two copies of the resolvent structure share the random matrices; a chain
+    ``e -> copy 1 -> middle -> copy 2 -> f`` gives, in block ``(e, f)``:
+
+    * m = 1: ``-Z F^T R M R F Z^T / psi_n`` (from ``(L^{-1})_{n p} = F^T R / psi_n``
+      and ``(L^{-1})_{p n} = -R F``);
+    * m = inf: ``W^T R M R W``;
+
+    with ``M = I`` (``middle="identity"``) or ``M = W W^T`` (``middle="WWt"``).
+    The resolvents are at ``zeta = 0``.
+    """
+    parts, W, Z, X, Omega = _matrices(False)
+    (s, _, _, _), = parts
+    first, second = _resolvent_blocks(m, False, "_1"), _resolvent_blocks(m, False, "_2")
+    b = _Blocks()
+    b.block("e", 1)
+    b.names += first.names
+    b.sizes += first.sizes
+    b.entries.update(first.entries)
+    if middle == "identity":
+        b.add("p_1", "p_2", -1)
+    elif middle == "WWt":
+        b.block("mid", 1)
+        b.add("p_1", "mid", -W[s])
+        b.add("mid", "p_2", -W[s].T)
+    else:
+        raise ValueError(f"middle must be 'identity' or 'WWt', got {middle!r}")
+    b.names += second.names
+    b.sizes += second.sizes
+    b.entries.update(second.entries)
+    b.block("f", 1)
+    if m == 1:
+        b.add("e", "n_1", -Z[s])
+        b.add("n_2", "f", -Z[s].T)
+    else:
+        b.add("e", "p_1", -W[s].T)
+        b.add("p_2", "f", -W[s])
+    mname = "1" if m == 1 else "inf"
+    L = b.pencil(_parameters(m), name=f"dsm-m{mname}-product-{middle}",
+                 description=f"Two resolvents of the DSM model (m = {mname}, isotropic) with {middle} between them.")
+    L.block_names = tuple(b.names)
+    return L
+
+
+def pencil_path(m, structured=False):
+    """Where the text file of :func:`dsm_pencil` lives (``derivations/dsm/*.pencil``)."""
+    return Path(__file__).with_name(f"m{'1' if m == 1 else 'inf'}_{'structured' if structured else 'isotropic'}.pencil")
+
+
+def expression(m, structured, kind, subspace, matrices, point):
+    """The matrix block ``(e_s, f_s)`` or ``(e_s, w_s)`` stands for, computed directly (numpy).
+
+    Used by the linearisation check: ``matrices`` maps names to the drawn
+    arrays, ``point`` holds the parameters.
+    """
+    q = point
+    parts = subspaces(structured)
+    Ws = {s: matrices[f"W_{s}"] for s, _, _, _ in parts}
+    Zs = {s: matrices.get(f"Z_{s}") for s, _, _, _ in parts}
+    X, Omega = matrices["X"], matrices["Omega"]
+    sigma = {s: (q["h"] if sig == h else 1.0) for s, _, sig, _ in parts}
+    p = Omega.shape[0]
+    Phi0 = sum(sigma[s] * Ws[s] @ Ws[s].T for s in Ws)
+    data = next(s for s, _, _, holds in parts if holds)
+    if m == 1:
+        F = q["mus"] * Omega + sum(
+            q["mu1"] * Ws[s] @ ((q["a"] * X if s == data else 0) + np.sqrt(q["h"]) * Zs[s]) for s in Ws
+        )
+        U = F @ F.T / q["psi_n"]
+    else:
+        G = q["a"] * q["mu1"] * Ws[data] @ X + q["mus"] * np.sqrt(q["kappa"]) * Omega
+        U = G @ G.T / q["psi_n"] + q["h"] * q["mu1"] ** 2 * sum(Ws[s] @ Ws[s].T for s in Ws)
+        U = U + q["mus"] ** 2 * (1 - q["kappa"]) * np.eye(p)
+    R = np.linalg.inv(U + q["lam"] * np.eye(p) - q["zeta"] * Phi0)
+    Zs_, Ws_ = Zs[subspace], Ws[subspace]
+    if m == 1 and kind == "f":
+        return Zs_ @ (np.eye(F.shape[1]) - F.T @ R @ F / q["psi_n"]) @ Zs_.T
+    if m == 1 and kind == "w":
+        return Zs_ @ F.T @ R @ Ws_ / q["psi_n"]
+    return Ws_.T @ R @ Ws_

@@ -1,0 +1,203 @@
+"""Asymptotic train and test errors of the DSM random-features model, from the pencils.
+
+For each subspace ``s`` of the data space (``iso``; or ``par`` and ``perp``),
+with ``r_s`` its ratio and ``B = -V^T R`` the trained readout, the errors need
+(``1/d``-normalised traces)
+
+* ``T1_s = tr(V_s^T R V_s)/d``, ``T2_s = tr(V_s^T R^2 V_s)/d = -d T1_s / d lam``,
+* ``S_s = tr(V_s^T R Phi_0 R V_s)/d = d T1_s / d zeta`` at ``zeta = 0``,
+* ``T4_s = tr(V_s^T R W_s)/d``,
+
+read off the solved pencils of :mod:`derivations.dsm.pencils` (``g_f``, ``g_w``
+are the normalised traces ``(1/(r_s d)) tr`` of blocks ``(e_s, f_s)``, ``(e_s, w_s)``):
+
+* m = 1: ``T1_s = r_s (psi_n - g_f)/(h psi_n)``, ``T4_s = r_s g_w / sqrt(h)``;
+* m = inf: ``T1_s = mu1^2 r_s g_f``, ``T4_s = mu1 r_s g_f``.
+
+Then, with ``c_s = r_s`` on the data subspace and ``r_s / h`` off it (so that
+``sum c_s = E|grad log P_t|^2 / d``),
+
+* ``E_train = 1 - h sum_s (T1_s + lam T2_s)``,
+* ``E_test,s = mu1^2 S_s + mus^2 T2_s - 2 mu1 T4_s + c_s`` and ``E_test = sum_s E_test,s``,
+* ``L_test = c_t + h E_test`` with ``c_t = 1 - h sum_s c_s``, and the gap ``L_test - E_train``.
+
+Derivatives come from implicit differentiation at the working precision
+(:meth:`pencils.Solution.taylor`); no hand-reduced closed form is used.
+
+Examples
+--------
+>>> theory = Theory(m=1, t="0.1", activation="tanh", dps=20)
+>>> record = theory.at(psi_n=2, psi_p=1, lam="0.1")
+>>> sorted(record)[:4]
+['activation', 'dps', 'dsm_test_loss', 'gap']
+>>> float(record["test_error"]) > 0 and float(record["train_error"]) < float(record["dsm_test_loss"])
+True
+"""
+
+import math
+
+import mpmath
+
+from pencils import DysonSystem, load
+from pencils.solve import GUARD
+from pencils.sweep import sweep
+
+from .equivalence import gaussian_equivalence
+from .pencils import pencil_path, subspaces, targets
+
+__all__ = ["Theory", "DSMError", "parse_m"]
+
+
+class DSMError(ValueError):
+    """Bad input to the DSM model (the message says which and why)."""
+
+
+def parse_m(m):
+    """``1`` or ``math.inf`` from ``1``, ``"1"``, ``"inf"``, ``math.inf``; other values raise :class:`DSMError`."""
+    if isinstance(m, str):
+        m = m.strip().lower()
+        if m in ("inf", "infinity", "∞"):
+            return math.inf
+        try:
+            m = float(m)
+        except ValueError:
+            raise DSMError(f"m must be a positive integer or 'inf', got {m!r}") from None
+    if m == math.inf:
+        return math.inf
+    if m != int(m) or m < 1:
+        raise DSMError(f"m must be a positive integer or 'inf', got {m}")
+    if m != 1:
+        raise DSMError(f"the pencils are derived for m = 1 and m = inf; m = {int(m)} is not available yet "
+                       "(the simulator handles any m)")
+    return 1
+
+
+def _positive(name, value):
+    with mpmath.workdps(50):
+        x = mpmath.mpmathify(str(value))
+    if mpmath.im(x) != 0 or x <= 0:
+        raise DSMError(f"{name} must be positive, got {value}")
+    return value
+
+
+class Theory:
+    """Learning curves of the DSM model for one ``m``, ``t``, activation and ``psi_d``.
+
+    Parameters
+    ----------
+    m : 1 or "inf"
+        Noise samples per data point.
+    t : number or str
+        Diffusion time, ``t > 0``.
+    activation : str or callable
+        As accepted by :func:`derivations.dsm.equivalence.gaussian_equivalence`.
+    psi_d : number or str
+        Ratio ``D/d`` of the data subspace in ``(0, 1]``; 1 is isotropic data.
+    dps : int
+        Working precision of constants and solves.
+    """
+
+    def __init__(self, m=1, t="0.1", activation="tanh", psi_d=1, dps=30):
+        self.m = parse_m(m)
+        _positive("t", t)
+        self.dps = int(dps)
+        self.constants = gaussian_equivalence(activation, t, psi_d, dps=self.dps)
+        self.activation = self.constants.activation
+        self.t, self.psi_d = t, psi_d
+        self.structured = self.constants.psi_d != 1
+        self.pencil = load(pencil_path(self.m, self.structured))
+        self.targets = targets(self.m, self.structured)
+        self.system = DysonSystem(self.pencil, target=list(self.targets.values()))
+        if self.m == math.inf and self.constants.degenerate:
+            raise DSMError("the activation is linear (mu_*^2 = 0): the m = inf model has no implicit ridge")
+        c = self.constants
+        self.fixed = {"a": c.a_t, "h": c.h_t, "mu1": c.mu1, "mus": c.mu_star, "zeta": 0}
+        if self.m == math.inf:
+            self.fixed["kappa"] = c.kappa
+        if self.structured:
+            self.fixed["psi_d"] = c.psi_d
+            self.fixed["psi_perp"] = 1 - c.psi_d
+
+    def _check(self, psi_n, psi_p, lam):
+        for name, values in (("psi_n", psi_n), ("psi_p", psi_p)):
+            for v in values:
+                _positive(name, v)
+        for v in lam:
+            with mpmath.workdps(50):
+                x = mpmath.mpmathify(str(v))
+            if mpmath.im(x) != 0 or x < 0:
+                raise DSMError(f"lam must be >= 0, got {v}")
+            if x == 0 and self.m == 1:
+                raise DSMError("lam = 0 with m = 1: the ridgeless limit of the m = 1 model diverges at "
+                               "psi_p = psi_n and is not what the pencil computes; use a small lam > 0")
+
+    def curve(self, psi_n, psi_p, lam, progress=None):
+        """Errors along a grid: exactly one of ``psi_n``, ``psi_p``, ``lam`` is a sequence.
+
+        Returns a list of records (see :meth:`at`), computed with warm starts.
+        """
+        given = {"psi_n": psi_n, "psi_p": psi_p, "lam": lam}
+        swept = [k for k, v in given.items() if isinstance(v, list | tuple)]
+        if len(swept) != 1:
+            raise DSMError("give a list of values for exactly one of psi_n, psi_p, lam")
+        over = swept[0]
+        self._check(*([v] if not isinstance(v, list | tuple) else list(v) for v in given.values()))
+        fixed = {**self.fixed, **{k: v for k, v in given.items() if k != over}}
+        table = sweep(self.system, over, given[over], fixed, dps=self.dps, derivatives=("lam", "zeta"),
+                      progress=progress)
+        with mpmath.workdps(self.dps + GUARD):
+            return [self._record(row, {**fixed, over: row[over]}) for row in table.rows]
+
+    def at(self, psi_n, psi_p, lam):
+        """The errors at one point: a record with ``train_error``, ``test_error``, ``dsm_test_loss``,
+        ``gap`` (and ``test_error_parallel``, ``test_error_orthogonal`` for ``psi_d < 1``), the
+        parameters, ``dps`` and the largest ``residual``."""
+        return self.curve(psi_n, [psi_p], lam)[0]
+
+    def _record(self, row, point):
+        names = {entry: str(self.system.symbols[entry]) for entry in self.system.targets}
+        q = {k: mpmath.mpmathify(v) for k, v in point.items()}
+        h, mu1, mus, lam, psi_n = q["h"], q["mu1"], q["mus"], q["lam"], q["psi_n"]
+        train = mpmath.mpf(1)
+        parts = {}
+        c_total = 0
+        for s, r, sigma, holds in subspaces(self.structured):
+            r = q["psi_d"] if s == "par" else q["psi_perp"] if s == "perp" else mpmath.mpf(1)
+            f = names[self.targets[("f", s)]]
+            g_f, dg_f_lam, dg_f_zeta = row[f], row[f"d{f}/dlam"], row[f"d{f}/dzeta"]
+            if self.m == 1:
+                g_w = row[names[self.targets[("w", s)]]]
+                T1 = r * (psi_n - g_f) / (h * psi_n)
+                T2 = r * dg_f_lam / (h * psi_n)
+                S = -r * dg_f_zeta / (h * psi_n)
+                T4 = r * g_w / mpmath.sqrt(h)
+            else:
+                T1 = mu1**2 * r * g_f
+                T2 = -(mu1**2) * r * dg_f_lam
+                S = mu1**2 * r * dg_f_zeta
+                T4 = mu1 * r * g_f
+            c = r if holds else r / h
+            c_total += c
+            train -= h * (T1 + lam * T2)
+            parts[s] = mu1**2 * S + mus**2 * T2 - 2 * mu1 * T4 + c
+        test = sum(parts.values())
+        loss = 1 - h * c_total + h * test
+        record = {
+            "m": "1" if self.m == 1 else "inf",
+            "t": str(self.t),
+            "psi_n": point["psi_n"],
+            "psi_p": point["psi_p"],
+            "psi_d": str(self.psi_d),
+            "lam": point["lam"],
+            "activation": self.activation,
+            "train_error": train,
+            "test_error": test,
+            "dsm_test_loss": loss,
+            "gap": loss - train,
+            "dps": self.dps,
+            "residual": row["residual"],
+        }
+        if self.structured:
+            record["test_error_parallel"] = parts["par"]
+            record["test_error_orthogonal"] = parts["perp"]
+        return record
