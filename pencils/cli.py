@@ -27,7 +27,7 @@ from .numbers import full_string
 from .solve import GUARD, solve
 from .sweep import grid, sweep
 
-__all__ = ["main"]
+__all__ = ["main", "show_system", "parser"]
 
 MODELS = {"dsm": "derivations.dsm.cli"}
 
@@ -54,13 +54,18 @@ def _targets(args):
 def _equations(args):
     if args.file in MODELS:
         return _model(args.file).equations(args.rest)
-    if args.rest:
-        raise PencilsError(f"unexpected arguments {' '.join(args.rest)}")
     pencil = load(args.file)
-    names = dict(args.name or [])
-    system = DysonSystem(pencil, target=_targets(args), names=names)
-    eliminated = system.eliminate() if args.eliminate else None
-    if args.json:
+    show_system(pencil, _targets(args), names=dict(args.name or []), eliminate=args.eliminate,
+                latex=args.latex, standalone=args.standalone, as_json=args.json, label=args.file)
+    return 0
+
+
+def show_system(pencil, targets, names=None, eliminate=False, latex=False, standalone=False, as_json=False,
+                label=None):
+    """Print the Dyson system of ``pencil`` for ``targets`` as text, LaTeX or JSON."""
+    system = DysonSystem(pencil, target=targets, names=names)
+    eliminated = system.eliminate() if eliminate else None
+    if as_json:
         data = {
             "pencil": {
                 "name": pencil.name,
@@ -78,15 +83,15 @@ def _equations(args):
         if eliminated is not None:
             data["eliminated"] = str(eliminated)
         print(json.dumps(data, indent=1))
-    elif args.latex:
-        if args.standalone:
-            print(latex_document(pencil, system, eliminate=args.eliminate), end="")
+    elif latex:
+        if standalone:
+            print(latex_document(pencil, system, eliminate=eliminate), end="")
         else:
             print(system_latex(system))
             if eliminated is not None:
                 print(sp.latex(eliminated))
     else:
-        print(f"# {pencil.name or args.file}: {len(system.unknowns)} unknowns")
+        print(f"# {pencil.name or label}: {len(system.unknowns)} unknowns")
         for eq in system.equations:
             print(f"{eq.lhs} = {eq.rhs}")
         for t, f in system.target_formulas.items():
@@ -94,7 +99,6 @@ def _equations(args):
                 print(f"{system.symbols[t]} = {f}")
         if eliminated is not None:
             print(f"# eliminated:\n{eliminated.lhs} = 0")
-    return 0
 
 
 def _solve(args):
