@@ -48,7 +48,7 @@ import mpmath
 import sympy as sp
 
 from .exceptions import AdmissibilityError, ConvergenceError, DomainError, SingularPointError
-from .numbers import parse_point
+from .numbers import parse_point, to_mpmath
 
 __all__ = ["solve", "Solution", "compile_system", "newton_iteration_count"]
 
@@ -314,7 +314,7 @@ class Solution:
         )
 
 
-def solve(system, at, dps=30, tol=None, max_iter=None, start=None, guess=None, min_step=1e-6):
+def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None, predictor=None, min_step=1e-6):
     """Solve a Dyson system at a point, on the physical branch, verified.
 
     Parameters
@@ -332,9 +332,13 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, guess=None, m
     start : dict, optional
         A point to start from (where the coupling homotopy works); the path
         then runs on the straight segment from ``start`` to ``at``.
-    guess : sequence, optional
-        Values of the unknowns to start Newton from directly (a warm start);
-        if Newton fails from there, the solve falls back to continuation.
+    previous : Solution, optional
+        A solution of the same system at a nearby point (a warm start): the
+        path runs on the segment from its point to ``at``, with the step
+        control of the continuation; if that fails, the solve starts afresh.
+    predictor : sequence, optional
+        With ``previous``: a guess of the unknowns at ``at`` (e.g. extrapolated
+        from earlier points of a sweep), tried as the first predictor.
     min_step : float, optional
         The smallest continuation step before giving up.
 
@@ -362,15 +366,20 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, guess=None, m
         point = parse_point(at, compiled.symbols)
         tol = mpmath.mpf(10) ** (-(dps - 5)) if tol is None else mpmath.mpf(tol)
         values = compiled.evaluate(*point.values())
-        if guess is not None:
-            if len(guess) != len(compiled.unknowns):
-                raise DomainError(f"guess has {len(guess)} values for {len(compiled.unknowns)} unknowns")
+        if previous is not None:
+            if previous.system is not system:
+                raise DomainError("the previous solution belongs to another system")
+            if predictor is not None and len(predictor) != len(compiled.unknowns):
+                raise DomainError(f"predictor has {len(predictor)} values for {len(compiled.unknowns)} unknowns")
             try:
-                u, _, total = _newton(compiled, values, [mpmath.mpmathify(g) for g in guess], point, dps, max_iter)
+                first_guess = None if predictor is None else [to_mpmath(x) for x in predictor]
+                u, total = _parameter_path(compiled, previous.point, point, previous._u, dps, max_iter, min_step,
+                                           first_step=1, first_guess=first_guess)
+                u, _, iterations = _newton(compiled, values, u, point, dps, max_iter)
                 u, residual, checks = _verify(compiled, values, u, point, dps, tol)
-                return Solution(compiled, point, dps, u, residual, total, checks, "warm start")
+                return Solution(compiled, point, dps, u, residual, total + iterations, checks, "warm start")
             except (ConvergenceError, SingularPointError, AdmissibilityError):
-                pass  # fall back to the continuation
+                pass  # start afresh
         if start is not None:
             start_point = parse_point(start, compiled.symbols)
             start_values = compiled.evaluate(*start_point.values())
@@ -417,19 +426,34 @@ def _newton(compiled, values, u, point, dps, max_iter, scale=1, tol=None):
     )
 
 
-def _continue(step_solver, u0, min_step, what):
-    """Follow ``t`` from 0 to 1 with adaptive steps; ``step_solver(t, guess)`` -> (u, its)."""
-    t, h, u_prev, u, total = mpmath.mpf(0), mpmath.mpf("0.25"), None, u0, 0
+STEP_ITERATIONS = 8  # Newton iterations allowed per continuation step
+STEP_JUMP = mpmath.mpf("0.1")  # largest corrector move per step, relative to 1 + |u|
+
+
+def _continue(step_solver, u0, min_step, what, first_step="0.25", first_guess=None):
+    """Follow ``t`` from 0 to 1 with adaptive steps; ``step_solver(t, guess)`` -> (u, its).
+
+    A step is accepted only if Newton converges in at most ``STEP_ITERATIONS`` iterations and
+    the corrector moves the predictor by at most ``STEP_JUMP (1 + |u|)``: a jump to another
+    branch of the equations shows as a large correction, and the step is retried shorter.
+    """
+    t, h, u_prev, u, total = mpmath.mpf(0), mpmath.mpf(first_step), None, u0, 0
     t_prev = None
     while t < 1:
         h = min(h, 1 - t)
         t_new = t + h
-        guess = u
         if u_prev is not None:  # secant predictor
             ratio = h / (t - t_prev)
             guess = [a + ratio * (a - b) for a, b in zip(u, u_prev)]
+        elif first_guess is not None and t_new == 1:
+            guess = first_guess
+        else:
+            guess = u
         try:
             u_new, its = step_solver(t_new, guess)
+            scale = 1 + max((abs(x) for x in u), default=0)
+            if its > STEP_ITERATIONS or max((abs(a - b) for a, b in zip(u_new, guess)), default=0) > STEP_JUMP * scale:
+                raise ConvergenceError("step rejected: the corrector moved too far")
         except (ConvergenceError, SingularPointError) as exc:
             h /= 4
             if h < min_step:
@@ -464,7 +488,7 @@ def _coupling_path(compiled, values, point, dps, max_iter, min_step):
                    "coupling homotopy s: 0 -> 1")
 
 
-def _follow(compiled, family, u0, point, dps, max_iter, min_step, what):
+def _follow(compiled, family, u0, point, dps, max_iter, min_step, what, **options):
     """Continuation along ``t -> family(t) = (values, scale)`` from the solution ``u0`` at ``t = 0``."""
     loose = mpmath.mpf(10) ** (-min(12, dps // 2))
     with mpmath.workdps(20):
@@ -474,7 +498,7 @@ def _follow(compiled, family, u0, point, dps, max_iter, min_step, what):
             u, _, its = _newton(compiled, values, guess, point, 20, max_iter, scale=scale, tol=loose)
             return u, its
 
-        return _continue(step, u0, min_step, what)
+        return _continue(step, u0, min_step, what, **options)
 
 
 def _regularised_path(compiled, values, point, dps, max_iter, min_step):
@@ -491,10 +515,10 @@ def _regularised_path(compiled, values, point, dps, max_iter, min_step):
     return u, total + steps
 
 
-def _parameter_path(compiled, start, point, u0, dps, max_iter, min_step):
+def _parameter_path(compiled, start, point, u0, dps, max_iter, min_step, **options):
     a, b = list(start.values()), list(point.values())
     return _follow(compiled, lambda t: (compiled.evaluate(*[x + t * (y - x) for x, y in zip(a, b)]), 1), u0,
-                   point, dps, max_iter, min_step, "path from the start point")
+                   point, dps, max_iter, min_step, "path from the start point", **options)
 
 
 def _verify(compiled, values, u, point, dps, tol):

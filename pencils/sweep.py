@@ -1,8 +1,9 @@
 """Warm-started sweeps along a 1-D grid and result tables with provenance.
 
-Each point starts Newton from the previous solution (extrapolated from the
-last two); a point where that fails falls back to the full continuation of
-:func:`pencils.solve`. Results are :class:`Table` objects, written as CSV or
+Each point is continued from the previous solution along the segment between
+the two points (first predictor extrapolated from the last two), with the step
+control of the continuation, so that a sweep stays on one branch; a point where
+that fails falls back to the full continuation of :func:`pencils.solve`. Results are :class:`Table` objects, written as CSV or
 JSON with every number as a full-precision string, together with where they
 came from (pencil hash, precision, residual per point).
 
@@ -147,24 +148,23 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **opt
     derivative_names = [f"d{n}/d{w}" for w in derivatives for n in target_names]
     columns = [over] + target_names + derivative_names + ["residual", "iterations", "path"]
     rows = []
-    history = []
     show = progress if progress is not None else (len(values) > 20 and sys.stderr.isatty())
     iterator = values
     if show:
         from tqdm import tqdm
 
         iterator = tqdm(values, desc=f"sweep {over}", unit="pt", file=sys.stderr)
+    history = []
+    solution = None
     with mpmath.workdps(dps + GUARD):
         for value in iterator:
             x = to_mpmath(value)
-            guess = None
-            if len(history) == 1:
-                guess = history[-1][1]
-            elif len(history) >= 2:
+            predictor = None
+            if len(history) >= 2:
                 (x1, u1), (x2, u2) = history[-2], history[-1]
                 step = (x - x2) / (x2 - x1) if x2 != x1 else 0
-                guess = [b + step * (b - a) for a, b in zip(u1, u2)]
-            solution = solve(system, {**at, over: x}, dps=dps, guess=guess, **options)
+                predictor = [b + step * (b - a) for a, b in zip(u1, u2)]
+            solution = solve(system, {**at, over: x}, dps=dps, previous=solution, predictor=predictor, **options)
             history.append((x, list(solution.unknowns.values())))
             row = {over: x}
             row.update({names[t]: v for t, v in solution.targets.items()})

@@ -80,10 +80,10 @@ def test_high_precision_100_digits(textbook):
     assert agree(solution.value, expected, digits=95)
 
 
-def finite_difference(system, at, name, dps, h, order, guess):
+def finite_difference(system, at, name, dps, h, order, previous):
     """Fourth-order central differences at ``dps`` digits."""
     def f(x):
-        return solve(system, {**at, name: x}, dps=dps, guess=guess).value
+        return solve(system, {**at, name: x}, dps=dps, previous=previous).value
 
     with mpmath.workdps(dps + 10):
         x = mpmath.mpmathify(at[name])
@@ -105,10 +105,10 @@ def finite_difference(system, at, name, dps, h, order, guess):
 def test_derivatives_against_finite_differences(textbook, name, at, wrt):
     system = DysonSystem(textbook[name])
     solution = solve(system, at, dps=DPS)
-    guess = list(solution.unknowns.values())
+    base = solve(system, at, dps=2 * DPS)
     # at doubled precision (100 digits), h = 1e-20: truncation O(h^4) = 1e-80, rounding 1e-80
-    first = finite_difference(system, at, wrt, 2 * DPS, mpmath.mpf("1e-20"), 1, guess)
-    second = finite_difference(system, at, wrt, 2 * DPS, mpmath.mpf("1e-12"), 2, guess)
+    first = finite_difference(system, at, wrt, 2 * DPS, mpmath.mpf("1e-20"), 1, base)
+    second = finite_difference(system, at, wrt, 2 * DPS, mpmath.mpf("1e-12"), 2, base)
     assert agree(solution.derivative(wrt), first)
     assert agree(solution.derivative(wrt, order=2), second, digits=DIGITS - 4)
 
@@ -131,14 +131,17 @@ def test_stieltjes_sign_at_complex_points(textbook):
     assert "stieltjes" in solution.checks and mpmath.im(solution.value) > 0
 
 
-def test_warm_start_on_a_wrong_branch_falls_back(textbook):
+def test_warm_start_stays_on_the_branch(textbook):
     system = DysonSystem(textbook["semicircle"])
-    # (3 + sqrt 5)/2 solves the real equation but is not the Stieltjes transform
-    solution = solve(system, {"z": 3, "s": 1}, guess=["2.6"])
-    assert solution.path != "warm start"
+    near = solve(system, {"z": "2.9", "s": 1})
+    # (3 + sqrt 5)/2 also solves the real equation at z = 3, but is not the Stieltjes transform:
+    # as a predictor it is rejected by the step control and the path stays on the physical branch
+    solution = solve(system, {"z": 3, "s": 1}, previous=near, predictor=["2.6"])
     with mpmath.workdps(40):
         assert agree(solution.value, (3 - mpmath.sqrt(5)) / 2, digits=25)
-    assert solve(system, {"z": 3, "s": 1}, guess=["0.4"]).path == "warm start"
+    assert solve(system, {"z": 3, "s": 1}, previous=near).path == "warm start"
+    with pytest.raises(DomainError, match="another system"):
+        solve(DysonSystem(textbook["marchenko_pastur"]), {"z": 3, "psi": 1}, previous=near)
 
 
 def test_start_point_path(textbook):

@@ -182,6 +182,12 @@ class Theory:
             parts[s] = mu1**2 * S + mus**2 * T2 - 2 * mu1 * T4 + c
         test = sum(parts.values())
         loss = 1 - h * c_total + h * test
+        floor = -mpmath.mpf(10) ** (-(self.dps // 2))
+        if train < floor or any(v < floor for v in parts.values()):
+            raise DSMError(
+                f"negative error (train {mpmath.nstr(train, 5)}, test parts "
+                f"{[mpmath.nstr(v, 5) for v in parts.values()]}) at {point}: the solution left the physical branch"
+            )
         record = {
             "m": "1" if self.m == 1 else "inf",
             "t": str(self.t),

@@ -1,0 +1,81 @@
+"""The DSM pencils: files current, linearisation exact, two independent routes agree to 25+ digits."""
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+from derivations.dsm.pencils import dsm_pencil, expression, pencil_path, product_pencil, targets
+from pencils import DysonSystem, dumps, load, solve
+from pencils.montecarlo import linearisation_check, monte_carlo
+
+CASES = [(1, False), (1, True), (math.inf, False), (math.inf, True)]
+POINT = dict(lam=0.5, zeta=0.3, a=0.8, h=0.36, mu1=0.6, mus=0.5, kappa=0.7, psi_n=1.5, psi_p=0.75,
+             psi_d=0.5, psi_perp=0.5)
+
+
+def at(pencil, **changes):
+    values = {**POINT, **changes}
+    return {str(s): values[str(s)] for s in pencil.symbols}
+
+
+@pytest.mark.parametrize("m, structured", CASES)
+def test_text_files_are_current(m, structured):
+    assert pencil_path(m, structured).read_text() == dumps(dsm_pencil(m, structured))
+    assert load(pencil_path(m, structured)) == dsm_pencil(m, structured)
+
+
+@pytest.mark.parametrize("m, structured", CASES)
+def test_linearisation(m, structured):
+    L = dsm_pencil(m, structured)
+    for (kind, s), block in targets(m, structured).items():
+        result = linearisation_check(L, lambda M, P: expression(m, structured, kind, s, M, P), at(L), block=block, N=7)
+        assert result.passed, (kind, s, result)
+        wrong = linearisation_check(L, lambda M, P: 1.01 * expression(m, structured, kind, s, M, P), at(L), block=block,
+                                    N=7)
+        assert not wrong.passed
+
+
+@pytest.mark.parametrize("m", [1, math.inf])
+def test_monte_carlo_agrees(m):
+    # at N = 150 the traces have finite-N bias O(1/N); allowance 3/N on top of 4 standard errors
+    L = dsm_pencil(m, False)
+    point = at(L, zeta=0)
+    blocks = list(targets(m, False).values())
+    theory = solve(DysonSystem(L, target=blocks), point, dps=20)
+    mc = monte_carlo(L, point, N=150, seeds=6, targets=blocks)
+    for block in blocks:
+        assert abs(float(theory[block]) - mc.mean[block]) < 4 * mc.stderr[block] + 3 / 150, block
+
+
+def routes(m, middle, derivative, dps=40):
+    main = DysonSystem(dsm_pencil(m, False), target=[targets(m, False)[("f", "iso")]])
+    point = {k: str(v) for k, v in at(main.pencil, zeta=0).items()}
+    first = solve(main, point, dps=dps).derivative(derivative)
+    product = product_pencil(m, middle)
+    index = {n: i + 1 for i, n in enumerate(product.block_names)}
+    second = solve(DysonSystem(product, target=(index["e"], index["f"])),
+                   {k: v for k, v in point.items() if k in {str(s) for s in product.symbols}}, dps=dps)
+    return first, second.value
+
+
+@pytest.mark.parametrize("m", [1, math.inf])
+def test_zeta_derivative_equals_product_of_resolvents(m):
+    # d/dzeta of the (e, f) trace with source -zeta W W^T  ==  the (e, f) block of the chained pencil
+    # holding R W W^T R (signs and factors: derivations/dsm/pencils.py)
+    first, second = routes(m, "WWt", "zeta")
+    assert abs(first - second) <= mpmath.mpf(10) ** -25 * abs(second)
+
+
+@pytest.mark.parametrize("m", [1, math.inf])
+def test_lambda_derivative_equals_product_of_resolvents(m):
+    # d/dlam of the (e, f) trace  ==  minus the (e, f) block of the chained pencil holding R R
+    first, second = routes(m, "identity", "lam")
+    assert abs(first + second) <= mpmath.mpf(10) ** -25 * abs(second)
+
+
+def test_rejects_other_m():
+    with pytest.raises(ValueError, match="m = 1 or m = inf"):
+        dsm_pencil(2)
+    assert np.isinf(math.inf)

@@ -1,0 +1,119 @@
+"""The poster's findings on computed curves, the limits of the errors, and bad inputs."""
+
+import math
+
+import mpmath
+import pytest
+
+from derivations.dsm.activations import ActivationError
+from derivations.dsm.equivalence import EquivalenceError
+from derivations.dsm.theory import DSMError, Theory
+
+PSI_N = 2
+DPS = 20
+
+
+@pytest.fixture(scope="module")
+def poster():
+    """tanh, t = 0.1: the seed's setting."""
+    return {m: Theory(m=m, t="0.1", activation="tanh", dps=DPS) for m in ("1", "inf")}
+
+
+def test_by_hand_limit_large_ridge(poster):
+    # lam -> infinity: the score is 0, so E_test = E|grad log P_t|^2 / d = 1 and E_train = 1
+    for theory in poster.values():
+        record = theory.at(psi_n=PSI_N, psi_p=1, lam="1e8")
+        assert abs(record["test_error"] - 1) < 1e-6 and abs(record["train_error"] - 1) < 1e-6
+        # L_test = c_t + h E_test with c_t = e^{-2t}
+        assert abs(record["dsm_test_loss"] - (mpmath.e ** -0.2 + (1 - mpmath.e ** -0.2) * record["test_error"])) < 1e-15
+
+
+def test_m1_peak_at_interpolation_threshold_grows_as_lambda_decreases(poster):
+    grid = [1, 1.5, 1.8, 2, 2.2, 2.7, 4]
+    peaks = []
+    for lam in ("1e-2", "1e-3", "1e-4"):
+        records = poster["1"].curve(PSI_N, grid, lam)
+        tests = [float(r["test_error"]) for r in records]
+        peaks.append(max(tests))
+        if lam != "1e-2":  # at lam = 1e-2 the bump is broad and its top drifts to psi_p > psi_n
+            assert grid[tests.index(max(tests))] == PSI_N, (lam, tests)
+    assert peaks[0] < peaks[1] < peaks[2]
+
+
+def test_minf_single_minimum_below_psi_n(poster):
+    grid = [0.125 * 2 ** (k / 2) for k in range(13)]  # 0.125 .. 8
+    tests = [float(r["test_error"]) for r in poster["inf"].curve(PSI_N, grid, "1e-3")]
+    best = tests.index(min(tests))
+    assert grid[best] < PSI_N
+    assert all(a > b for a, b in zip(tests[:best], tests[1:best + 1]))  # decreasing, then
+    assert all(a < b for a, b in zip(tests[best:], tests[best + 1:]))   # increasing: one minimum
+
+
+@pytest.mark.parametrize("m", ["1", "inf"])
+def test_train_error_decreases_in_psi_p(poster, m):
+    grid = [0.25, 0.5, 1, 2, 4, 8, 16]
+    trains = [r["train_error"] for r in poster[m].curve(PSI_N, grid, "1e-3")]
+    assert all(a > b for a, b in zip(trains, trains[1:]))
+
+
+def test_memorisation_and_generalisation_with_m(poster):
+    at = {m: {psi_p: theory.at(PSI_N, psi_p, "1e-3")["test_error"] for psi_p in (PSI_N / 8, 8 * PSI_N)}
+          for m, theory in poster.items()}
+    assert at["inf"][8 * PSI_N] > at["1"][8 * PSI_N]   # p >> n: memorisation grows with m
+    assert at["inf"][PSI_N / 8] < at["1"][PSI_N / 8]   # n >> p: generalisation improves with m
+
+
+def test_structured_split_adds_up():
+    theory = Theory(m="1", t="0.5", activation="tanh", psi_d="0.5", dps=DPS)
+    record = theory.at(psi_n=1, psi_p=2, lam="0.1")
+    with mpmath.workdps(DPS):
+        assert abs(record["test_error_parallel"] + record["test_error_orthogonal"] - record["test_error"]) < 1e-18
+    # large ridge: parallel part -> psi_d, orthogonal part -> (1 - psi_d)/h
+    big = theory.at(psi_n=1, psi_p=2, lam="1e9")
+    h = 1 - mpmath.e ** -1
+    assert abs(big["test_error_parallel"] - 0.5) < 1e-6 and abs(big["test_error_orthogonal"] - 0.5 / h) < 1e-6
+
+
+def test_minf_ridgeless_limit_exists():
+    theory = Theory(m="inf", t="0.1", dps=DPS)
+    at0 = theory.at(psi_n=PSI_N, psi_p=4, lam=0)["test_error"]
+    at_small = theory.at(psi_n=PSI_N, psi_p=4, lam="1e-12")["test_error"]
+    assert abs(at0 - at_small) < 1e-9
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(m="1", t="0"), (DSMError, EquivalenceError), "t must be positive"),
+        (dict(m="1", t="-1"), (DSMError, EquivalenceError), "t must be positive"),
+        (dict(m="0"), DSMError, "m must be a positive integer or 'inf'"),
+        (dict(m="2.5"), DSMError, "m must be a positive integer"),
+        (dict(m="1", psi_d="1.5"), EquivalenceError, "psi"),
+        (dict(m="1", psi_d="0"), EquivalenceError, "psi"),
+        (dict(m="1", activation="swish"), ActivationError, "swish"),
+        (dict(m="1", activation=lambda x: x * x), ActivationError, "centred"),
+    ],
+)
+def test_bad_model_input(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        Theory(**{"t": "0.1", **kwargs}, dps=DPS)
+
+
+@pytest.mark.parametrize(
+    "point, message",
+    [
+        (dict(psi_n=0, psi_p=1, lam="1e-3"), "psi_n must be positive"),
+        (dict(psi_n=2, psi_p=-1, lam="1e-3"), "psi_p must be positive"),
+        (dict(psi_n=2, psi_p=1, lam="-1e-3"), "lam must be >= 0"),
+        (dict(psi_n=2, psi_p=1, lam=0), "lam = 0 with m = 1"),
+    ],
+)
+def test_bad_point(poster, point, message):
+    with pytest.raises(DSMError, match=message):
+        poster["1"].at(**point)
+
+
+def test_unsupported_m_is_explained():
+    with pytest.raises(DSMError, match="m = 1 and m = inf"):
+        Theory(m=3)
+    assert math.isinf(Theory(m="inf", t="1", dps=DPS).m)
