@@ -9,7 +9,7 @@ The flow, one module per step:
 :mod:`pencils.structure`  spaces, covariance map, sparsity, unknowns (networkx)
 :mod:`pencils.dyson`      the reduced Dyson system (SymPy) and elimination
 :mod:`pencils.latex`      LaTeX of pencils and systems
-:mod:`pencils.solve`      verified high-precision solve, exact derivatives
+:mod:`pencils.solver`      verified high-precision solve, exact derivatives
 :mod:`pencils.sweep`      warm-started sweeps, tables with provenance
 :mod:`pencils.montecarlo` finite-N simulation, linearisation check
 :mod:`pencils.cli`        the ``pencils`` command
@@ -33,7 +33,7 @@ from .exceptions import (
 from .io import dumps, load, loads, save
 from .matrices import GaussianMatrix, WignerMatrix, ratio, ratios
 from .pencil import Pencil
-from .solve import Solution, solve
+from .solver import Solution, solve
 from .structure import Structure
 
 __version__ = "0.1.0"

@@ -23,8 +23,8 @@ from .exceptions import PencilsError
 from .io import load
 from .latex import latex_document, system_latex
 from .montecarlo import monte_carlo
-from .numbers import full_string
-from .solve import GUARD, solve
+from .values import full_string
+from .solver import GUARD, solve
 from .sweep import grid, sweep
 
 __all__ = ["main", "show_system", "parser"]

@@ -224,7 +224,7 @@ class DysonSystem:
     def _physical_factors(self, factors, target):
         import mpmath
 
-        from .solve import solve
+        from .solver import solve
 
         solution = solve(self, _generic_point(self.parameters), dps=30)
         arguments = list(self.parameters) + [self.symbols[target]]

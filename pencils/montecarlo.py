@@ -25,7 +25,7 @@ import numpy as np
 import sympy as sp
 
 from .exceptions import MonteCarloError
-from .numbers import parse_point
+from .values import parse_point
 
 __all__ = [
     "monte_carlo", "linearisation_check", "draw", "sample_matrices", "assemble", "block_sizes",

@@ -27,8 +27,8 @@ import sys
 import mpmath
 
 from . import __version__
-from .numbers import full_string, to_mpmath
-from .solve import GUARD, solve
+from .values import full_string, to_mpmath
+from .solver import GUARD, solve
 
 __all__ = ["sweep", "grid", "Table"]
 
@@ -168,10 +168,11 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **opt
             history.append((x, list(solution.unknowns.values())))
             row = {over: x}
             row.update({names[t]: v for t, v in solution.targets.items()})
-            for w in derivatives:
-                series = solution.taylor(w, 1)
-                for t in system.targets:
-                    row[f"d{names[t]}/d{w}"] = series[t][1]
+            if derivatives:
+                series = solution.taylor(list(derivatives), 1)
+                for w in derivatives:
+                    for t in system.targets:
+                        row[f"d{names[t]}/d{w}"] = series[str(w)][t][1]
             row.update(residual=solution.residual, iterations=solution.iterations, path=solution.path)
             rows.append(row)
     provenance = {

@@ -9,9 +9,12 @@ numerically, space by space. Newton's method uses the analytic Jacobian
 **Branch.** The physical solution is reached by continuation from a point
 where it is known: the *coupling homotopy* multiplies every Gaussian term by
 ``s`` and follows ``s = 0`` (``G = C^{-1}`` exactly) to ``s = 1`` with
-adaptive steps and a Newton corrector at each step. Optionally the path can
-first run in parameter space from a ``start`` point. The result is then
-polished at the working precision and verified:
+adaptive steps and a Newton corrector at each step; for a symmetric pencil it
+runs at ``C + i delta`` (inside the Stieltjes domain), then ``delta -> 0``.
+Optionally the path runs in parameter space from a ``start`` point or from a
+``previous`` solution. Paths are followed in float64 (falling back to 20
+digits where float64 loses the branch); the result is then polished by Newton
+at the working precision and verified:
 
 * residual below ``10^-(dps-5)``;
 * a real solution when every parameter is real;
@@ -47,8 +50,9 @@ import weakref
 import mpmath
 import sympy as sp
 
+from . import linalg
 from .exceptions import AdmissibilityError, ConvergenceError, DomainError, SingularPointError
-from .numbers import parse_point, to_mpmath
+from .values import parse_point, to_mpmath
 
 __all__ = ["solve", "Solution", "compile_system", "newton_iteration_count"]
 
@@ -66,7 +70,11 @@ def compile_system(system):
 
 
 class CompiledSystem:
-    """Numerical form of a Dyson system (internal; built by :func:`compile_system`)."""
+    """Numerical form of a Dyson system (internal; built by :func:`compile_system`).
+
+    Matrices are lists of lists, one per space; numbers are Python floats or
+    complexes in the float64 pass and mpmath numbers at the working precision.
+    """
 
     def __init__(self, system):
         self.system = system
@@ -97,6 +105,14 @@ class CompiledSystem:
         self.symmetric = _is_symmetric(system.pencil)
         self._functions = {}
         self.evaluate = self._function(())
+        self._float_functions = {}
+
+    def evaluate_float(self, *point):
+        """Coefficient values in float64 (``math`` for a real point, ``cmath`` for a complex one)."""
+        module = "cmath" if any(isinstance(x, complex) for x in point) else "math"
+        if module not in self._float_functions:
+            self._float_functions[module] = sp.lambdify(self.symbols, self.expressions, modules=module)
+        return [_as_float(v) for v in self._float_functions[module](*point)]
 
     def _function(self, derivative):
         """Lambdified values of all coefficients, or of their Taylor coefficients in a parameter."""
@@ -110,19 +126,19 @@ class CompiledSystem:
             self._functions[derivative] = sp.lambdify(self.symbols, exprs, modules="mpmath")
         return self._functions[derivative]
 
-    # -- linear algebra on the block-diagonal matrix M = C - s^2 eta(G) ------------------------
+    # -- the block-diagonal matrix M = C - scale * eta(G), space by space ----------------------
     def constant(self, values):
         """``C`` space by space, at coefficient values ``values``."""
-        Cs = [mpmath.zeros(len(blocks)) for blocks in self.spaces]
+        Cs = [linalg.zeros(len(blocks)) for blocks in self.spaces]
         for (s, r, c), v in zip(self.constants, values):
-            Cs[s][r, c] += v
+            Cs[s][r][c] += v
         return Cs
 
     def eta(self, values, u):
         """``eta(G)`` space by space, at coefficient values ``values`` and unknowns ``u``."""
-        etas = [mpmath.zeros(len(blocks)) for blocks in self.spaces]
+        etas = [linalg.zeros(len(blocks)) for blocks in self.spaces]
         for (s, r, c, k), v in zip(self.terms, values[len(self.constants):]):
-            etas[s][r, c] += v * u[k]
+            etas[s][r][c] += v * u[k]
         return etas
 
     def shifted(self, values, shift):
@@ -134,63 +150,70 @@ class CompiledSystem:
 
     def matrices(self, values, u, scale=1):
         """``M = C - scale * eta(G)`` space by space."""
-        return [C - scale * E for C, E in zip(self.constant(values), self.eta(values, u))]
+        return [linalg.sub(C, linalg.scaled(scale, E)) for C, E in zip(self.constant(values), self.eta(values, u))]
 
     def inverses(self, Ms, point, u):
         try:
-            return [mpmath.inverse(M) for M in Ms]
+            return [linalg.inverse(M) for M in Ms]
         except ZeroDivisionError:
             raise SingularPointError("C - eta(G) is singular", point=point, iterate=u) from None
 
     def residual(self, u, inverses):
-        return [u[n] - inverses[s][r, c] for n, ((s, r), c) in enumerate(self.unknowns)]
+        return [u[n] - inverses[s][r][c] for n, ((s, r), c) in enumerate(self.unknowns)]
 
     def jacobian(self, values, inverses, scale=1):
         """``dF/du`` with ``F(u) = u - P[M(u)^{-1}]``."""
-        n = len(self.unknowns)
-        J = mpmath.eye(n)
+        J = linalg.identity(len(self.unknowns))
         nc = len(self.constants)
         for row, ((s, a), b) in enumerate(self.unknowns):
             inv = inverses[s]
             for (ts, r, c, k), v in zip(self.terms, values[nc:]):
                 if ts == s:
-                    J[row, k] -= scale * v * inv[a, r] * inv[c, b]
+                    J[row][k] -= scale * v * inv[a][r] * inv[c][b]
         return J
 
-    def series(self, coefficients, u, point):
-        """Taylor series of the solution along a path of coefficient values.
+    def series(self, values, directions, u, point):
+        """Taylor series of the solution along paths of coefficient values, sharing one Jacobian.
 
-        ``coefficients[k]`` holds the ``k``-th Taylor coefficients of all scalar
-        coefficients (``coefficients[0]`` their values, where ``u`` solves the
-        system). Returns ``(us, inverses)``: the Taylor coefficients of the
-        unknowns and of ``(C - eta(G))^{-1}`` space by space, from
-        ``M_k = K_k - eta(coef_0, u_k)`` with ``K_k`` known from lower orders,
-        so that ``J u_k = r_k`` with the Newton Jacobian ``J``.
+        ``values`` are the coefficient values where ``u`` solves the system; each
+        direction is a list ``[c_1, ..., c_K]`` of the Taylor coefficients of all
+        scalar coefficients along a path. Returns, per direction, ``(us, inverses)``:
+        the Taylor coefficients of the unknowns and of ``(C - eta(G))^{-1}`` space
+        by space, from ``M_k = K_k - eta(values, u_k)`` with ``K_k`` known from lower
+        orders, so that ``J u_k = r_k`` with the Newton Jacobian ``J``.
         """
-        inv0 = self.inverses(self.matrices(coefficients[0], u), point, u)
-        J = self.jacobian(coefficients[0], inv0)
-        us, Ms, invs = [list(u)], [None], [inv0]
-        for k in range(1, len(coefficients)):
-            K = self.constant(coefficients[k])
-            for j in range(1, k + 1):
-                K = [a - b for a, b in zip(K, self.eta(coefficients[j], us[k - j]))]
-            lower = [sum((Ms[j][s] * invs[k - j][s] for j in range(1, k)), mpmath.zeros(len(b)))
-                     for s, b in enumerate(self.spaces)]
-            rhs = [-inv0[s] * (K[s] * inv0[s] + lower[s]) for s in range(len(K))]
+        inv0 = self.inverses(self.matrices(values, u), point, u)
+        J = self.jacobian(values, inv0)
+        order = max((len(d) for d in directions), default=0)
+        states = [([list(u)], [None], [inv0]) for _ in directions]
+        for k in range(1, order + 1):
+            pending = []
+            for coefficients, (us, Ms, invs) in zip(directions, states):
+                K = self.constant(coefficients[k - 1])
+                for j in range(1, k + 1):
+                    K = [linalg.sub(a, b) for a, b in zip(K, self.eta(coefficients[j - 1], us[k - j]))]
+                lower = [linalg.zeros(len(b)) for b in self.spaces]
+                for j in range(1, k):
+                    lower = [linalg.add(lo, linalg.matmul(Ms[j][s], invs[k - j][s])) for s, lo in enumerate(lower)]
+                rhs = [linalg.matmul(inv0[s], linalg.add(linalg.matmul(K[s], inv0[s]), lower[s]))
+                       for s in range(len(K))]
+                pending.append((K, lower, [-rhs[s][r][c] for (s, r), c in self.unknowns]))
             try:
-                uk = list(mpmath.lu_solve(J, mpmath.matrix([rhs[s][r, c] for (s, r), c in self.unknowns]))) if u else []
+                solutions = linalg.solve_columns(J, [p[2] for p in pending]) if u else [[] for _ in pending]
             except ZeroDivisionError:
                 raise SingularPointError(
                     "the Jacobian is singular: the solution is not differentiable here", point=point
                 ) from None
-            Mk = [a - b for a, b in zip(K, self.eta(coefficients[0], uk))]
-            us.append(uk)
-            Ms.append(Mk)
-            invs.append([-inv0[s] * (Mk[s] * inv0[s] + lower[s]) for s in range(len(K))])
-        return us, invs
+            for (K, lower, _), uk, (us, Ms, invs) in zip(pending, solutions, states):
+                Mk = [linalg.sub(a, b) for a, b in zip(K, self.eta(values, uk))]
+                us.append(uk)
+                Ms.append(Mk)
+                invs.append([linalg.scaled(-1, linalg.matmul(inv0[s], linalg.add(linalg.matmul(Mk[s], inv0[s]), lower[s])))
+                             for s in range(len(K))])
+        return [(us, invs) for us, _, invs in states]
 
     def targets_of(self, inverses):
-        return [inverses[s][r, c] for (s, r), c in self.targets]
+        return [inverses[s][r][c] for (s, r), c in self.targets]
 
 
 def _is_symmetric(pencil):
@@ -265,12 +288,12 @@ class Solution:
         raise KeyError(f"{entry} is neither a target nor an unknown of the system")
 
     def taylor(self, wrt, order=2):
-        """Taylor coefficients in one parameter, from implicit differentiation.
+        """Taylor coefficients in one parameter (or several), from implicit differentiation.
 
         Parameters
         ----------
-        wrt : str or sympy.Symbol
-            The parameter (or ratio).
+        wrt : str, sympy.Symbol, or a list of them
+            The parameter(s) (ratios included).
         order : int
             The highest order.
 
@@ -278,22 +301,27 @@ class Solution:
         -------
         dict
             ``{(i, j): [c_0, c_1, ..., c_order]}`` for targets and unknowns,
-            with ``g(x + e) = sum c_k e^k``.
+            with ``g(x + e) = sum c_k e^k``; for a list ``wrt``, one such
+            dictionary per parameter name (computed with one Jacobian).
         """
-        name = str(wrt)
-        if name not in self.point:
-            raise DomainError(f"{name} is not a parameter of the system ({', '.join(self.point)})")
+        names = [str(w) for w in wrt] if isinstance(wrt, list | tuple) else [str(wrt)]
+        for name in names:
+            if name not in self.point:
+                raise DomainError(f"{name} is not a parameter of the system ({', '.join(self.point)})")
         if int(order) != order or order < 0:
             raise DomainError(f"order must be a non-negative integer, got {order}")
         c = self._compiled
         values = list(self.point.values())
+        results = {}
         with mpmath.workdps(self.dps + GUARD):
-            coefficients = [c.evaluate(*values)] + [c._function((name, k))(*values) for k in range(1, order + 1)]
-            us, invs = c.series(coefficients, self._u, self.point)
-            result = {entry: [+us[k][n] for k in range(order + 1)] for n, entry in enumerate(self.system.unknowns)}
-            for entry, ((s, r), col) in zip(self.system.targets, c.targets):
-                result[entry] = [+invs[k][s][r, col] for k in range(order + 1)]
-        return result
+            coefficients = c.evaluate(*values)
+            directions = [[c._function((name, k))(*values) for k in range(1, order + 1)] for name in names]
+            for name, (us, invs) in zip(names, c.series(coefficients, directions, self._u, self.point)):
+                result = {entry: [+us[k][n] for k in range(order + 1)] for n, entry in enumerate(self.system.unknowns)}
+                for entry, ((s, r), col) in zip(self.system.targets, c.targets):
+                    result[entry] = [+invs[k][s][r][col] for k in range(order + 1)]
+                results[name] = result
+        return results if isinstance(wrt, list | tuple) else results[names[0]]
 
     def derivative(self, wrt, order=1, target=None):
         """The ``order``-th derivative of a target (default: the first) in a parameter."""
@@ -373,9 +401,9 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
                 raise DomainError(f"predictor has {len(predictor)} values for {len(compiled.unknowns)} unknowns")
             try:
                 first_guess = None if predictor is None else [to_mpmath(x) for x in predictor]
-                u, total = _parameter_path(compiled, previous.point, point, previous._u, dps, max_iter, min_step,
+                u, total = _parameter_path(compiled, previous.point, point, previous._u, min_step,
                                            first_step=1, first_guess=first_guess)
-                u, _, iterations = _newton(compiled, values, u, point, dps, max_iter)
+                u, _, iterations = _polish(compiled, values, u, point, dps, max_iter)
                 u, residual, checks = _verify(compiled, values, u, point, dps, tol)
                 return Solution(compiled, point, dps, u, residual, total + iterations, checks, "warm start")
             except (ConvergenceError, SingularPointError, AdmissibilityError):
@@ -383,30 +411,30 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
         if start is not None:
             start_point = parse_point(start, compiled.symbols)
             start_values = compiled.evaluate(*start_point.values())
-            u, total = _coupling_path(compiled, start_values, start_point, dps, max_iter, min_step)
-            u, steps = _parameter_path(compiled, start_point, point, u, dps, max_iter, min_step)
+            u, total = _coupling_path(compiled, start_values, start_point, min_step)
+            u, steps = _parameter_path(compiled, start_point, point, u, min_step)
             total += steps
             path = "coupling homotopy at the start point, then the segment to the point"
         elif compiled.symmetric and all(mpmath.im(v) == 0 for v in values[len(compiled.constants):]):
-            u, total = _regularised_path(compiled, values, point, dps, max_iter, min_step)
+            u, total = _regularised_path(compiled, values, point, min_step)
             path = "coupling homotopy at C + i delta, then delta -> 0"
         else:
-            u, total = _coupling_path(compiled, values, point, dps, max_iter, min_step)
+            u, total = _coupling_path(compiled, values, point, min_step)
             path = "coupling homotopy s: 0 -> 1"
-        u, _, iterations = _newton(compiled, values, u, point, dps, max_iter)
+        u, _, iterations = _polish(compiled, values, u, point, dps, max_iter)
         u, residual, checks = _verify(compiled, values, u, point, dps, tol)
         return Solution(compiled, point, dps, u, residual, total + iterations, checks, path)
 
 
-def _newton(compiled, values, u, point, dps, max_iter, scale=1, tol=None):
-    """Newton's method; returns (u, residual, iterations). Raises ConvergenceError."""
-    goal = mpmath.mpf(10) ** (-(dps + GUARD // 2)) if tol is None else tol
+def _newton(compiled, values, u, point, max_iter, goal, scale=1):
+    """Newton's method to a residual ``goal * max(1, |u|)``; returns (u, residual, iterations)."""
     best = None
+    norm = None
     u = list(u)
     for iteration in range(max_iter + 1):
         inverses = compiled.inverses(compiled.matrices(values, u, scale), point, u)
         F = compiled.residual(u, inverses)
-        norm = max((abs(f) for f in F), default=mpmath.mpf(0))
+        norm = max((abs(f) for f in F), default=0)
         if not mpmath.isfinite(norm):
             break
         if norm <= goal * max(1, max((abs(x) for x in u), default=1)):
@@ -414,30 +442,35 @@ def _newton(compiled, values, u, point, dps, max_iter, scale=1, tol=None):
         if best is not None and norm > 1e3 * best and iteration > 3:
             break
         best = norm if best is None else min(best, norm)
-        J = compiled.jacobian(values, inverses, scale)
         try:
-            du = mpmath.lu_solve(J, mpmath.matrix(F))
+            du = linalg.solve(compiled.jacobian(values, inverses, scale), F)
         except ZeroDivisionError:
             raise SingularPointError("singular Jacobian in Newton's method", point=point, residual=norm, iterate=u) from None
         u = [x - d for x, d in zip(u, du)]
     raise ConvergenceError(
         f"Newton's method did not converge in {max_iter} iterations", point=point,
-        residual=norm if mpmath.isfinite(norm) else None, iterate=u,
+        residual=norm if norm is not None and mpmath.isfinite(norm) else None, iterate=u,
     )
 
 
+def _polish(compiled, values, u, point, dps, max_iter):
+    """Newton at the working precision from an approximate solution."""
+    goal = mpmath.mpf(10) ** (-(dps + GUARD // 2))
+    return _newton(compiled, values, [mpmath.mpmathify(x) for x in u], point, max_iter, goal)
+
+
 STEP_ITERATIONS = 8  # Newton iterations allowed per continuation step
-STEP_JUMP = mpmath.mpf("0.1")  # largest corrector move per step, relative to 1 + |u|
+STEP_JUMP = 0.1  # largest corrector move per step, relative to 1 + |u|
 
 
-def _continue(step_solver, u0, min_step, what, first_step="0.25", first_guess=None):
+def _continue(step_solver, u0, min_step, what, first_step=0.25, first_guess=None):
     """Follow ``t`` from 0 to 1 with adaptive steps; ``step_solver(t, guess)`` -> (u, its).
 
     A step is accepted only if Newton converges in at most ``STEP_ITERATIONS`` iterations and
     the corrector moves the predictor by at most ``STEP_JUMP (1 + |u|)``: a jump to another
     branch of the equations shows as a large correction, and the step is retried shorter.
     """
-    t, h, u_prev, u, total = mpmath.mpf(0), mpmath.mpf(first_step), None, u0, 0
+    t, h, u_prev, u, total = 0.0, float(first_step), None, u0, 0
     t_prev = None
     while t < 1:
         h = min(h, 1 - t)
@@ -458,7 +491,7 @@ def _continue(step_solver, u0, min_step, what, first_step="0.25", first_guess=No
             h /= 4
             if h < min_step:
                 raise ConvergenceError(
-                    f"the {what} stalled at {mpmath.nstr(t, 8)} (Newton fails even with steps "
+                    f"the {what} stalled at {t:.8g} (Newton fails even with steps "
                     f"below {min_step}): the path meets a singularity or a branch point. With real "
                     "parameters this typically means a spectral parameter inside the spectrum, where "
                     "no real solution exists: give it a small imaginary part",
@@ -472,9 +505,41 @@ def _continue(step_solver, u0, min_step, what, first_step="0.25", first_guess=No
     return u, total
 
 
-def _coupling_path(compiled, values, point, dps, max_iter, min_step):
+def _as_float(x):
+    return float(mpmath.re(x)) if mpmath.im(x) == 0 else complex(x)
+
+
+def _follow(compiled, family, u0, point, min_step, what, **options):
+    """Continuation along ``t -> family(t, exact) = (values, scale)`` from the solution ``u0`` at ``t = 0``.
+
+    Followed in float64 (``exact=False``) first; where float64 cannot hold the branch, at 20
+    digits with mpmath values (``exact=True``).
+    """
+    def step(t, guess, exact, convert, goal):
+        values, scale = family(t, exact)
+        u, _, its = _newton(compiled, values, [convert(x) for x in guess], point, STEP_ITERATIONS + 4, goal,
+                            scale=scale)
+        return u, its
+
+    try:
+        return _continue(lambda t, g: step(t, g, False, _as_float, 1e-12), [_as_float(x) for x in u0], min_step,
+                         what, **_converted(options, _as_float))
+    except (ConvergenceError, SingularPointError, ArithmeticError, ValueError):
+        with mpmath.workdps(20):
+            goal = mpmath.mpf(10) ** -14
+            return _continue(lambda t, g: step(t, g, True, mpmath.mpmathify, goal), u0, min_step, what,
+                             **_converted(options, mpmath.mpmathify))
+
+
+def _converted(options, convert):
+    if options.get("first_guess") is None:
+        return options
+    return {**options, "first_guess": [convert(x) for x in options["first_guess"]]}
+
+
+def _coupling_path(compiled, values, point, min_step):
     """From ``G = C^{-1}`` (no Gaussian terms) to the full system, at coefficient values ``values``."""
-    zero = [mpmath.mpf(0)] * len(compiled.unknowns)
+    zero = [0] * len(compiled.unknowns)
     try:
         inverses = compiled.inverses(compiled.matrices(values, zero, 0), point, None)
     except SingularPointError:
@@ -483,25 +548,13 @@ def _coupling_path(compiled, values, point, dps, max_iter, min_step):
             "cannot start; pass start={...} with a point where C is invertible",
             point=point,
         ) from None
-    u0 = [inverses[s][r, c] for (s, r), c in compiled.unknowns]
-    return _follow(compiled, lambda s: (values, s * s), u0, point, dps, max_iter, min_step,
+    u0 = [inverses[s][r][c] for (s, r), c in compiled.unknowns]
+    floats = [_as_float(v) for v in values]
+    return _follow(compiled, lambda s, exact: (values if exact else floats, s * s), u0, point, min_step,
                    "coupling homotopy s: 0 -> 1")
 
 
-def _follow(compiled, family, u0, point, dps, max_iter, min_step, what, **options):
-    """Continuation along ``t -> family(t) = (values, scale)`` from the solution ``u0`` at ``t = 0``."""
-    loose = mpmath.mpf(10) ** (-min(12, dps // 2))
-    with mpmath.workdps(20):
-
-        def step(t, guess):
-            values, scale = family(t)
-            u, _, its = _newton(compiled, values, guess, point, 20, max_iter, scale=scale, tol=loose)
-            return u, its
-
-        return _continue(step, u0, min_step, what, **options)
-
-
-def _regularised_path(compiled, values, point, dps, max_iter, min_step):
+def _regularised_path(compiled, values, point, min_step):
     """For a symmetric pencil: solve at ``C + i delta`` (Im part definite), then let ``delta -> 0``.
 
     With ``Im C`` semidefinite, adding ``i delta I`` (same sign) keeps the pencil in the Stieltjes
@@ -509,16 +562,23 @@ def _regularised_path(compiled, values, point, dps, max_iter, min_step):
     """
     sign = _stieltjes_sign(compiled, values) or 1
     delta = sign * 1j * (1 + max((abs(v) for v in values[: len(compiled.constants)]), default=0))
-    u, total = _coupling_path(compiled, compiled.shifted(values, delta), point, dps, max_iter, min_step)
-    u, steps = _follow(compiled, lambda t: (compiled.shifted(values, delta * (1 - t)), 1), u, point, dps,
-                       max_iter, min_step, "regularisation delta -> 0")
+    u, total = _coupling_path(compiled, compiled.shifted(values, delta), point, min_step)
+    floats = [_as_float(v) for v in values]
+    u, steps = _follow(compiled, lambda t, exact: (compiled.shifted(values if exact else floats, delta * (1 - t)), 1),
+                       u, point, min_step, "regularisation delta -> 0")
     return u, total + steps
 
 
-def _parameter_path(compiled, start, point, u0, dps, max_iter, min_step, **options):
+def _parameter_path(compiled, start, point, u0, min_step, **options):
     a, b = list(start.values()), list(point.values())
-    return _follow(compiled, lambda t: (compiled.evaluate(*[x + t * (y - x) for x, y in zip(a, b)]), 1), u0,
-                   point, dps, max_iter, min_step, "path from the start point", **options)
+    af, bf = [_as_float(x) for x in a], [_as_float(x) for x in b]
+
+    def family(t, exact):
+        if exact:
+            return compiled.evaluate(*[x + t * (y - x) for x, y in zip(a, b)]), 1
+        return compiled.evaluate_float(*[x + t * (y - x) for x, y in zip(af, bf)]), 1
+
+    return _follow(compiled, family, u0, point, min_step, "path from the start point", **options)
 
 
 def _verify(compiled, values, u, point, dps, tol):
@@ -560,12 +620,12 @@ def _verify(compiled, values, u, point, dps, tol):
 
 
 def _imaginary_part_eigenvalues(A):
-    """Eigenvalues of the Hermitian matrix ``(A - A^H) / 2i``."""
-    n = A.rows
+    """Eigenvalues of the Hermitian matrix ``(A - A^H) / 2i`` (``A`` a list of lists)."""
+    n = len(A)
     imag = mpmath.matrix(n)
     for r in range(n):
         for c in range(n):
-            imag[r, c] = (A[r, c] - mpmath.conj(A[c, r])) / 2j
+            imag[r, c] = (A[r][c] - mpmath.conj(A[c][r])) / 2j
     return mpmath.eighe(imag, eigvals_only=True) if n > 1 else [mpmath.re(imag[0, 0])]
 
 
@@ -578,9 +638,8 @@ def _stieltjes_response(compiled, values, u, point, small):
     """
     if any(mpmath.im(v) != 0 for v in values):
         return False
-    direction = [mpmath.mpf(0)] * len(values)
-    direction = compiled.shifted(direction, 1j)
-    _, inverses = compiled.series([values, direction], u, point)
+    direction = compiled.shifted([0] * len(values), 1j)
+    ((_, inverses),) = compiled.series(values, [[direction]], u, point)
     for inv in inverses[1]:
         if any(e > small for e in _imaginary_part_eigenvalues(inv)):
             raise AdmissibilityError(
