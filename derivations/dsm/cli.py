@@ -13,7 +13,7 @@ from pathlib import Path
 import mpmath
 
 from pencils.cli import show_system
-from pencils.numbers import full_string
+from pencils.values import full_string
 from pencils.sweep import grid
 
 from .pencils import dsm_pencil, targets

@@ -39,7 +39,7 @@ import math
 import mpmath
 
 from pencils import DysonSystem, load
-from pencils.solve import GUARD
+from pencils.solver import GUARD
 from pencils.sweep import sweep
 
 from .equivalence import gaussian_equivalence
