@@ -112,9 +112,10 @@ def _run(m, t, activation, psi_d, psi_n, psi_p, lam, dps, simulate=None, log=sys
 def _simulation_record(sim, record, over):
     out = {over: record[over], "psi_n": record["psi_n"], "d": sim.d, "seeds": sim.seeds}
     for key in ("train_error", "test_error", "dsm_test_loss", "test_error_parallel", "test_error_orthogonal"):
-        out[key] = float(sim.mean[key])
-        out[key + "_stderr"] = float(sim.stderr[key])
-    out["m_proxy"] = getattr(sim, "m_proxy", None)
+        estimate = getattr(sim, key)
+        out[key] = float(estimate.mean)
+        out[key + "_stderr"] = float(estimate.stderr)
+    out["m_proxy"] = sim.m_proxy
     return out
 
 
