@@ -5,6 +5,7 @@
 ``pencils check FILE``       theory against a finite-N Monte Carlo
 ``pencils curve MODEL``      learning curves of a model in :mod:`derivations`
 ``pencils figure MODEL``     the figures of a model in :mod:`derivations`
+``pencils validate MODEL``   theory against simulation for a model in :mod:`derivations`
 
 Run ``pencils COMMAND --help`` for the options.
 """
@@ -30,6 +31,7 @@ from .sweep import grid, sweep
 __all__ = ["main", "show_system", "parser"]
 
 MODELS = {"dsm": "derivations.dsm.cli"}
+MODEL_COMMANDS = {"equations": "equations", "curve": "curve", "figure": "figure", "validate": "validate"}
 
 
 def _pair(text):
@@ -52,8 +54,6 @@ def _targets(args):
 
 
 def _equations(args):
-    if args.file in MODELS:
-        return _model(args.file).equations(args.rest)
     pencil = load(args.file)
     show_system(pencil, _targets(args), names=dict(args.name or []), eliminate=args.eliminate,
                 latex=args.latex, standalone=args.standalone, as_json=args.json, label=args.file)
@@ -61,8 +61,11 @@ def _equations(args):
 
 
 def show_system(pencil, targets, names=None, eliminate=False, latex=False, standalone=False, as_json=False,
-                label=None):
-    """Print the Dyson system of ``pencil`` for ``targets`` as text, LaTeX or JSON."""
+                label=None, latex_names=None):
+    """Print the Dyson system of ``pencil`` for ``targets`` as text, LaTeX or JSON.
+
+    ``names`` renames entries of ``G`` everywhere; ``latex_names`` gives LaTeX for parameters.
+    """
     system = DysonSystem(pencil, target=targets, names=names)
     eliminated = system.eliminate() if eliminate else None
     if as_json:
@@ -85,9 +88,9 @@ def show_system(pencil, targets, names=None, eliminate=False, latex=False, stand
         print(json.dumps(data, indent=1))
     elif latex:
         if standalone:
-            print(latex_document(pencil, system, eliminate=eliminate), end="")
+            print(latex_document(pencil, system, names=latex_names, eliminate=eliminate), end="")
         else:
-            print(system_latex(system))
+            print(system_latex(system, latex_names))
             if eliminated is not None:
                 print(sp.latex(eliminated))
     else:
@@ -181,14 +184,6 @@ def _model(name):
     return importlib.import_module(MODELS[name])
 
 
-def _curve(args):
-    return _model(args.model).curve(args.rest)
-
-
-def _figure(args):
-    return _model(args.model).figure(args.rest)
-
-
 def parser():
     """The argument parser of the ``pencils`` command."""
     p = argparse.ArgumentParser(prog="pencils", description=__doc__.split("\n\n")[0],
@@ -227,24 +222,25 @@ def parser():
     c.add_argument("--seed", type=int, default=0)
     c.set_defaults(run=_check)
 
-    for command, run, text in (("curve", _curve, "learning curves of a model"),
-                               ("figure", _figure, "the figures of a model")):
-        m = sub.add_parser(command, help=text, add_help=False)
+    for command, text in (("curve", "learning curves of a model"), ("figure", "the figures of a model"),
+                          ("validate", "theory against simulation for a model")):
+        m = sub.add_parser(command, help=f"{text} (pencils {command} MODEL --help)")
         m.add_argument("model", choices=sorted(MODELS))
-        m.set_defaults(run=run)
     return p
 
 
 def main(argv=None):
     """Entry point of the ``pencils`` command; returns the exit status."""
-    p = parser()
-    args, rest = p.parse_known_args(argv)
-    takes_rest = args.command in ("curve", "figure") or (args.command == "equations" and args.file in MODELS)
-    if rest and not takes_rest:
-        p.error(f"unrecognized arguments: {' '.join(rest)}")
-    args.rest = rest
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) >= 2 and argv[0] in MODEL_COMMANDS and argv[1] in MODELS:
+        # a model's command: the model parses its own options
+        run = getattr(_model(argv[1]), MODEL_COMMANDS[argv[0]])
+        rest = argv[2:]
+    else:
+        args = parser().parse_args(argv)
+        run, rest = args.run, args
     try:
-        return args.run(args)
+        return run(rest)
     except (PencilsError, OSError) as exc:
         print(f"pencils: error: {exc}", file=sys.stderr)
         return 2

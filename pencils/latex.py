@@ -26,8 +26,13 @@ __all__ = ["pencil_latex", "system_latex", "latex_document"]
 _IDENTITY = sp.Symbol("IDENTITY", commutative=False)
 
 
-def pencil_latex(pencil):
-    """The pencil as a ``pmatrix`` block matrix (identity blocks written ``c I``)."""
+def pencil_latex(pencil, names=None):
+    """The pencil as a ``pmatrix`` block matrix (identity blocks written ``c I``).
+
+    ``names`` maps parameter names to LaTeX (``{"lam": r"\\lambda"}``).
+    """
+    symbol_names = {_IDENTITY: r"\mathrm{I}"}
+    symbol_names.update({s: names[str(s)] for s in pencil.symbols if str(s) in (names or {})})
     rows = []
     for i in range(pencil.k):
         cells = []
@@ -36,7 +41,7 @@ def pencil_latex(pencil):
                 (t.coefficient * (_IDENTITY if t.matrix is None else t.matrix) for t in pencil.terms.get((i, j), ())),
                 sp.Integer(0),
             )
-            cells.append(sp.latex(expr, symbol_names={_IDENTITY: r"\mathrm{I}"}))
+            cells.append(sp.latex(expr, symbol_names=symbol_names))
         rows.append(" & ".join(cells))
     return "\\begin{pmatrix}\n" + " \\\\\n".join(rows) + "\n\\end{pmatrix}"
 
@@ -46,7 +51,11 @@ def _symbol_names(system, names):
     for (i, j), symbol in system.symbols.items():
         if "_" in symbol.name and symbol.name.startswith("g"):
             result[symbol] = f"g_{{{i},{j}}}"
+    parameters = {str(s): s for s in system.pencil.symbols}
     for key, latex in (names or {}).items():
+        if str(key) in parameters:
+            result[parameters[str(key)]] = latex
+            continue
         entry = tuple(key) if isinstance(key, tuple | list) else next(
             (e for e, s in system.symbols.items() if s.name == str(key)), None
         )
@@ -64,7 +73,7 @@ def system_latex(system, names=None):
     system : DysonSystem
     names : dict, optional
         LaTeX names for entries of ``G``, keyed by ``(i, j)`` or by name
-        (``{"g11": "q"}``).
+        (``{"g11": "q"}``), and for parameters (``{"lam": r"\\lambda"}``).
     """
     symbol_names = _symbol_names(system, names)
 
@@ -92,7 +101,7 @@ def latex_document(pencil, system=None, names=None, eliminate=False):
         parts.append(_escape(pencil.description))
     parts += [
         "\\[",
-        "L = " + pencil_latex(pencil),
+        "L = " + pencil_latex(pencil, names),
         "\\]",
         "With $g_{ij} = \\frac{1}{N_i}\\,\\operatorname{E}\\operatorname{tr}[(L^{-1})_{ij}]$, the Dyson system reads",
         "\\[",

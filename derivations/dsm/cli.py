@@ -19,9 +19,11 @@ from pencils.sweep import grid
 from .pencils import dsm_pencil, targets
 from .theory import DSMError, Theory, parse_m
 
-__all__ = ["curve", "figure", "equations", "parse_grid", "FIGURE_DEFAULTS"]
+__all__ = ["curve", "figure", "equations", "validate", "parse_grid", "FIGURE_DEFAULTS"]
 
 FIGURE_DEFAULTS = {"t": "0.1", "lam": "1e-3", "activation": "tanh", "psi_n": "2", "psi_p": "0.1:16:40"}
+LATEX_NAMES = {"lam": r"\lambda", "mus": r"\mu_*", "mu1": r"\mu_1", "zeta": r"\zeta", "kappa": r"\kappa",
+               "a": "a_t", "h": "h_t"}
 KEYS = ("m", "t", "psi_n", "psi_p", "psi_d", "lam", "activation", "train_error", "test_error", "dsm_test_loss",
         "gap", "test_error_parallel", "test_error_orthogonal", "dps", "residual")
 
@@ -81,11 +83,12 @@ def _simulate_spec(text):
     return spec
 
 
-def _run(m, t, activation, psi_d, psi_n, psi_p, lam, dps, simulate=None, log=sys.stderr):
-    """Theory records along the grid, and simulated points if asked."""
+def _run(m, t, activation, psi_d, psi_n, psi_p, lam, dps, simulate=None):
+    """Theory records along the grid, and simulated points if asked (progress on standard error)."""
+    log = sys.stderr
     start = time.perf_counter()
     theory = Theory(m=m, t=t, activation=activation, psi_d=psi_d, dps=dps)
-    records = theory.curve(psi_n, psi_p, lam, progress=None if log is None else log.isatty() or None)
+    records = theory.curve(psi_n, psi_p, lam, progress=log.isatty() or None)
     print(f"# m={records[0]['m']}, t={t}: {len(records)} points in {time.perf_counter() - start:.2f} s "
           f"(dps {dps}, max residual {mpmath.nstr(max(r['residual'] for r in records), 3)})", file=log)
     simulations = []
@@ -212,5 +215,12 @@ def equations(argv):
         print(f"pencils: error: {exc}", file=sys.stderr)
         return 2
     show_system(dsm_pencil(m, args.structured), list(targets(m, args.structured).values()), latex=args.latex,
-                standalone=args.standalone, as_json=args.json)
+                standalone=args.standalone, as_json=args.json, latex_names=LATEX_NAMES)
     return 0
+
+
+def validate(argv):
+    """``pencils validate dsm``: the theory-against-simulation table (see :mod:`derivations.dsm.validation`)."""
+    from .validation import main
+
+    return main(argv)
