@@ -9,9 +9,12 @@ The flow, one module per step:
 :mod:`pencils.structure`  spaces, covariance map, sparsity, unknowns (networkx)
 :mod:`pencils.dyson`      the reduced Dyson system (SymPy) and elimination
 :mod:`pencils.latex`      LaTeX of pencils and systems
-:mod:`pencils.solver`      verified high-precision solve, exact derivatives
+:mod:`pencils.values`     parameter values read at the working precision
+:mod:`pencils.linalg`     small dense linear algebra for any number type
+:mod:`pencils.solver`     verified high-precision solve, exact derivatives
 :mod:`pencils.sweep`      warm-started sweeps, tables with provenance
 :mod:`pencils.montecarlo` finite-N simulation, linearisation check
+:mod:`pencils.testing`    random well-posed pencils for tests
 :mod:`pencils.cli`        the ``pencils`` command
 ========================  ====================================================
 """

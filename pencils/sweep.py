@@ -3,9 +3,10 @@
 Each point is continued from the previous solution along the segment between
 the two points (first predictor extrapolated from the last two), with the step
 control of the continuation, so that a sweep stays on one branch; a point where
-that fails falls back to the full continuation of :func:`pencils.solve`. Results are :class:`Table` objects, written as CSV or
-JSON with every number as a full-precision string, together with where they
-came from (pencil hash, precision, residual per point).
+that fails falls back to the full continuation of :func:`pencils.solve`.
+Results are :class:`Table` objects, written as CSV or JSON with every number as
+a full-precision string, together with where they came from (pencil hash,
+precision, residual per point).
 
 Examples
 --------
