@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from mpmath import mp
 
-from derivations.dsm.activations import ActivationError
-from derivations.dsm.simulation import METRICS, SimulationError, simulate
+from derivations.dsm import simulation
+from derivations.dsm.activations import Activation, ActivationError, get_activation
+from derivations.dsm.simulation import MEHLER_TOLERANCE, METRICS, SimulationError, simulate
 
 
 def close(value, reference, stderr, sigmas=4.0, slack=0.0):
@@ -33,7 +34,8 @@ def test_linear_ordinary_least_squares_exact_expectations():
     assert close(r.train_error.mean, a2 * (n - d) / n, r.train_error.stderr)
 
 
-def test_linear_noise_averaged_model_against_wishart_average():
+@pytest.mark.parametrize("m_average", ["exact", "proxy"])
+def test_linear_noise_averaged_model_against_wishart_average(m_average):
     # m = ∞, ϱ(x) = x, p = d: s(y) = -(a² S + h)^{-1} y with S = X Xᵀ/n, so
     # E_test = tr[((a²S + h)^{-1} - 1)²]/d and
     # E_train = tr[(1 - hM)² + a² h M² S]/d with M = (a²S + h)^{-1}.
@@ -47,9 +49,11 @@ def test_linear_noise_averaged_model_against_wishart_average():
         inverse = 1 / (a2 * s + h)
         tests.append(np.mean((inverse - 1) ** 2))
         trains.append(np.mean((1 - h * inverse) ** 2 + a2 * h * inverse**2 * s))
-    r = simulate("poly:1", t, n / d, 1, 1e-9, m="inf", d=d, seeds=6, n_test=4000, m_proxy=m_proxy)
-    assert r.m == math.inf and r.m_proxy == m_proxy
-    proxy_bias = a2 * d / (h * n * m_proxy)  # order of the finite-m_proxy OLS excess error
+    r = simulate("poly:1", t, n / d, 1, 1e-9, m="inf", d=d, seeds=6, n_test=4000,
+                 m_average=m_average, m_proxy=m_proxy)
+    assert r.m == math.inf and r.m_average == m_average
+    # order of the finite-m_proxy OLS excess error; none for the exact average
+    proxy_bias = a2 * d / (h * n * m_proxy) if m_average == "proxy" else 0.0
 
     def stderr(samples, estimate):
         return math.hypot(np.std(samples) / math.sqrt(len(samples)), estimate.stderr)
@@ -59,10 +63,11 @@ def test_linear_noise_averaged_model_against_wishart_average():
         assert close(estimate.mean, np.mean(samples), error, slack=proxy_bias)
 
 
-@pytest.mark.parametrize("m", [1, 4, "inf"])
-def test_train_error_identity_matches_direct_sum(m):
+@pytest.mark.parametrize("m, m_average", [(1, "exact"), (4, "exact"), ("inf", "exact"),
+                                         ("inf", "proxy")])
+def test_train_error_identity_matches_direct_sum(m, m_average):
     kwargs = dict(t=0.3, psi_n=1.5, psi_p=2, lam=0.05, m=m, d=30, psi_d=0.5, seeds=2, n_test=100,
-                  m_proxy=6, chunk_entries=500)  # several chunks per seed
+                  m_average=m_average, m_proxy=6, chunk_entries=500)  # several chunks per seed
     identity = simulate("relu", train_error="identity", **kwargs)
     direct = simulate("relu", train_error="direct", **kwargs)
     np.testing.assert_allclose(identity.train_error.values, direct.train_error.values, rtol=1e-10)
@@ -118,12 +123,18 @@ def test_results_are_reproducible_and_seed_dependent():
     assert math.isnan(one.test_error.stderr)
 
 
-def test_sizes_and_proxy_are_recorded():
-    r = simulate("erf", 1, 0.5, 1.25, 0.1, m=math.inf, d=40, seeds=1, n_test=10, m_proxy=4)
+def test_sizes_and_noise_averages_are_recorded():
+    args = ("erf", 1, 0.5, 1.25, 0.1)
+    r = simulate(*args, m=math.inf, d=40, seeds=2, n_test=10, m_proxy=4)
     assert (r.n, r.p, r.D, r.d) == (20, 50, 40, 40)
-    assert r.m == math.inf and r.m_proxy == 4
-    finite = simulate("erf", 1, 0.5, 1.25, 0.1, m=2, d=40, seeds=1, n_test=10)
-    assert finite.m == 2 and finite.m_proxy is None
+    assert r.m == math.inf and r.m_average == "exact" and r.m_proxy is None
+    assert r.mehler_order.shape == (2,) and np.all(r.mehler_order >= 1)
+    assert np.all(r.mehler_bound <= MEHLER_TOLERANCE)
+    proxy = simulate(*args, m="inf", d=40, seeds=1, n_test=10, m_average="proxy", m_proxy=4)
+    assert proxy.m_average == "proxy" and proxy.m_proxy == 4 and proxy.mehler_order is None
+    finite = simulate(*args, m=2, d=40, seeds=1, n_test=10, m_average="proxy")
+    assert finite.m == 2 and finite.m_proxy is None and finite.m_average is None
+    assert finite.mehler_bound is None
 
 
 def test_user_activation_must_be_centred():
@@ -134,9 +145,17 @@ def test_user_activation_must_be_centred():
 def test_lam_zero_needs_an_invertible_u():
     with pytest.raises(SimulationError, match="n\\*m = 20 training inputs < p = 40"):
         simulate("tanh", 1, 1, 2, 0, m=1, d=20, seeds=1, n_test=10)
-    # linear features span only d directions: U is singular when p > d
+    with pytest.raises(SimulationError, match="n\\*m = 40 training inputs < p = 80"):
+        simulate("tanh", 1, 1, 4, 0, m="inf", d=20, seeds=1, n_test=10, m_average="proxy",
+                 m_proxy=2)
+    # linear features span only d directions: U is singular when p > d, even noise-averaged
     with pytest.raises(SimulationError, match="singular"):
         simulate("poly:1", 1, 4, 2, 0, m=1, d=20, seeds=1, n_test=10)
+    with pytest.raises(SimulationError, match="singular"):
+        simulate("poly:1", 1, 1, 2, 0, m="inf", d=20, seeds=1, n_test=10)
+    # the exact noise average of non-linear features has an implicit ridge: p > n is fine
+    r = simulate("tanh", 1, 1, 2, 0, m="inf", d=20, seeds=1, n_test=100)
+    assert math.isfinite(r.test_error.mean) and 0 < r.train_error.mean < 1
 
 
 @pytest.mark.parametrize(
@@ -161,8 +180,12 @@ def test_lam_zero_needs_an_invertible_u():
         {"psi_n": 0.01},
         {"seeds": 0},
         {"n_test": 1},
-        {"m": "inf", "m_proxy": 5},
-        {"m": "inf", "m_proxy": 0},
+        {"m": "inf", "m_average": "proxy", "m_proxy": 5},
+        {"m": "inf", "m_average": "proxy", "m_proxy": 0},
+        {"m": "inf", "m_average": "mean"},
+        {"m_average": None},
+        {"mehler_tolerance": 0},
+        {"mehler_tolerance": float("nan")},
         {"train_error": "exact"},
         {"chunk_entries": 0},
     ],
@@ -173,6 +196,197 @@ def test_invalid_inputs(kwargs):
     with pytest.raises(SimulationError):
         simulate("tanh", **base)
     assert issubclass(SimulationError, ValueError)
+
+
+# ---------------------------------------------------------------------------
+# The exact noise average (m = ∞)
+# ---------------------------------------------------------------------------
+
+
+def noise_averaged(spec, t, x, w_scaled, big_d=None, tolerance=MEHLER_TOLERANCE):
+    """``(U^∞, V^∞, order, bound, act, a, h)`` as the simulator computes them."""
+    d = x.shape[1]
+    big_d = d if big_d is None else big_d
+    a, h = math.exp(-t), -math.expm1(-2 * t)
+    act = get_activation(spec).centred(a * a * big_d / d + h)
+    u, v, order, bound = simulation._averaged_moments(act, a, h, x, w_scaled, tolerance, 2**20)
+    return u, v, order, bound, act, a, h
+
+
+def draw(d, n, p, big_d=None, seed=0):
+    """``Wᵀ/√d`` and data supported on the first ``big_d`` coordinates."""
+    rng = np.random.default_rng(seed)
+    w_scaled = rng.standard_normal((d, p)) / math.sqrt(d)
+    x = np.zeros((n, d))
+    big_d = d if big_d is None else big_d
+    x[:, :big_d] = rng.standard_normal((n, big_d))
+    return w_scaled, x
+
+
+def test_exact_average_of_linear_features_is_the_closed_form():
+    # ϱ(x) = x: U^∞ = W (a² XᵀX/n + h I) Wᵀ/d and V^∞ = W/√d exactly
+    d, n, p, t = 30, 20, 50, 0.5
+    w_scaled, x = draw(d, n, p)
+    u, v, order, bound, _, a, h = noise_averaged("poly:1", t, x, w_scaled)
+    expected = w_scaled.T @ (a * a * x.T @ x / n + h * np.eye(d)) @ w_scaled
+    np.testing.assert_allclose(u, expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(v, w_scaled.T, rtol=0, atol=1e-10)
+    assert order == 1 and bound < 1e-14
+
+
+@pytest.mark.parametrize("spec, t, big_d", [("tanh", 0.3, 12), ("relu", 0.5, 6), ("erf", 1.0, 12)])
+def test_exact_average_matches_monte_carlo_over_the_noise(spec, t, big_d):
+    # Averages over many noises per point estimate U^∞ and V^∞ without bias: an independent
+    # check of the Hermite coefficients, Mehler's formula, the diagonal and Stein's lemma.
+    d, n, p, draws = 12, 3, 5, 100_000
+    w_scaled, x = draw(d, n, p, big_d, seed=1)
+    u, v, _, _, act, a, h = noise_averaged(spec, t, x, w_scaled, big_d)
+    rng = np.random.default_rng(2)
+    sums = {"u": [np.zeros((p, p)), np.zeros((p, p))], "v": [np.zeros((p, d)), np.zeros((p, d))]}
+    for point in x:
+        z = rng.standard_normal((draws, d))
+        f = act.numpy((a * point + math.sqrt(h) * z) @ w_scaled)
+        for key, samples in (("u", f[:, :, None] * f[:, None, :]),
+                             ("v", f[:, :, None] * z[:, None, :] / math.sqrt(h))):
+            sums[key][0] += samples.mean(axis=0) / n
+            sums[key][1] += samples.var(axis=0) / (draws * n * n)
+    for exact, (estimate, variance) in ((u, sums["u"]), (v, sums["v"])):
+        assert np.all(np.abs(exact - estimate) <= 5 * np.sqrt(variance))
+
+
+@pytest.mark.parametrize("spec", ["tanh", "relu"])
+def test_exact_average_is_the_limit_of_the_proxy(spec):
+    # The proxy is the model at finite m = M, biased by O(1/M). With the same W, data and test
+    # samples (same seed), the Richardson extrapolation 2 E(2M) - E(M) must agree with the exact
+    # average within the noise of the proxies plus 1e-3 for the O(1/M²) left over, while the
+    # proxy itself is visibly off.
+    kwargs = dict(t=0.3, psi_n=1, psi_p=2, lam=0.01, m="inf", d=40, seeds=6, n_test=5000, seed=11)
+    exact = simulate(spec, **kwargs)
+    proxies = [simulate(spec, m_average="proxy", m_proxy=draws, **kwargs) for draws in (64, 128)]
+    for key in ("train_error", "test_error"):
+        reference = getattr(exact, key).values
+        coarse, fine = (getattr(r, key).values for r in proxies)
+        for gap, tolerance in ((2 * fine - coarse - reference, 1e-3), (coarse - reference, None)):
+            stderr = gap.std(ddof=1) / math.sqrt(gap.size)
+            if tolerance is None:
+                assert abs(gap.mean()) > 4 * stderr
+            else:
+                assert abs(gap.mean()) <= 4 * stderr + tolerance
+
+
+def probabilists_hermite(j, v):
+    """``He_j(v)`` from the physicists' polynomial, in mpmath."""
+    return mp.hermite(j, v / mp.sqrt(2)) / mp.sqrt(2) ** j
+
+
+def test_erf_hermite_coefficients_against_closed_forms():
+    # E erf(m + σξ) = erf(m/s) with s = sqrt(1 + 2σ²), so c_j = σ^j ∂_m^j erf(m/s)/sqrt(j!)
+    # = (σ/s)^j erf^(j)(m/s)/sqrt(j!), erf^(j)(y) = (2/√π) (-1)^(j-1) H_{j-1}(y) e^{-y²}.
+    mean = np.array([[-2.5, -0.3, 0.0, 0.7, 1.9]])
+    sigma = np.array([0.1, 0.5, 0.8, 1.0, 1.3])
+    order = 20
+    act = get_activation("erf")
+    coef, second = simulation._hermite_coefficients(act, mean, sigma, order, 2**20)
+    with mp.workdps(30):
+        for k, (m_k, sigma_k) in enumerate(zip(mean[0], sigma)):
+            m_k, sigma_k = mp.mpf(float(m_k)), mp.mpf(float(sigma_k))
+            s = mp.sqrt(1 + 2 * sigma_k**2)
+            y = m_k / s
+            assert coef[0, 0, k] == pytest.approx(float(mp.erf(y)), abs=1e-13)
+            first = sigma_k * 2 / mp.sqrt(mp.pi) * mp.exp(-y * y) / s
+            assert coef[1, 0, k] == pytest.approx(float(first), abs=1e-13)
+            expected = [
+                (sigma_k / s) ** j * 2 / mp.sqrt(mp.pi) * (-1) ** (j - 1) * mp.hermite(j - 1, y)
+                * mp.exp(-y * y) / mp.sqrt(mp.factorial(j))
+                for j in range(2, order + 1)
+            ]
+            np.testing.assert_allclose(coef[2:, 0, k], [float(e) for e in expected], atol=1e-12)
+            moment = mp.quad(lambda v: mp.erf(m_k + sigma_k * v) ** 2 * mp.npdf(v),
+                             [-mp.inf, mp.inf])
+            assert second[0, k] == pytest.approx(float(moment), abs=1e-12)
+
+
+def test_relu_hermite_coefficients_against_quadrature():
+    # the closed forms of the centred ReLU against mpmath quadrature split at the kink
+    act = get_activation("relu").centred(0.8)
+    mean = np.array([[-3.0, -0.4, 0.9]])
+    sigma = np.array([0.3, 1.2, 0.5])
+    order = 16
+    coef, second = simulation._hermite_coefficients(act, mean, sigma, order, 2**20)
+    with mp.workdps(20):
+        for k, (m_k, sigma_k) in enumerate(zip(mean[0], sigma)):
+            m_k, sigma_k = mp.mpf(float(m_k)), mp.mpf(float(sigma_k))
+            pieces = [-mp.inf, -m_k / sigma_k, mp.inf]
+
+            def average(func):
+                return mp.quad(lambda v: func(v) * mp.npdf(v), pieces)
+
+            def centred(v):
+                return max(m_k + sigma_k * v, 0) - act.shift
+
+            expected = [
+                average(lambda v: centred(v) * probabilists_hermite(j, v))
+                / mp.sqrt(mp.factorial(j))
+                for j in range(order + 1)
+            ]
+            np.testing.assert_allclose(coef[:, 0, k], [float(e) for e in expected], atol=1e-13)
+            moment = average(lambda v: centred(v) ** 2)
+            assert second[0, k] == pytest.approx(float(moment), abs=1e-13)
+
+
+def test_mehler_series_against_two_dimensional_quadrature():
+    # E_z[ϱ(u_ik) ϱ(u_il)] with ξ_l = ρ ξ_k + sqrt(1 - ρ²) η: a tensor Gauss–Hermite rule
+    # in (ξ_k, η). At d = 6 the correlations are large and the Mehler order high.
+    d, n, p, t = 6, 3, 4, 0.2
+    w_scaled, x = draw(d, n, p, seed=3)
+    u, _, order, _, act, a, h = noise_averaged("tanh", t, x, w_scaled, tolerance=1e-13)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(160)
+    weights /= math.sqrt(2 * math.pi)
+    norms = np.linalg.norm(w_scaled, axis=0)
+    sigma = math.sqrt(h) * norms
+    rho = w_scaled.T @ w_scaled / np.outer(norms, norms)
+    mean = a * x @ w_scaled
+    assert order > 20 and np.abs(rho - np.eye(p)).max() > 0.5
+    for k in range(p):
+        second = np.mean(act.numpy(mean[:, k, None] + sigma[k] * nodes) ** 2 @ weights)
+        assert u[k, k] == pytest.approx(second, abs=1e-12)
+        for l in range(k + 1, p):
+            xi_l = rho[k, l] * nodes[:, None] + math.sqrt(1 - rho[k, l] ** 2) * nodes
+            expected = np.mean([
+                weights @ (act.numpy(mean[i, k] + sigma[k] * nodes)[:, None]
+                           * act.numpy(mean[i, l] + sigma[l] * xi_l)) @ weights
+                for i in range(n)
+            ])
+            assert u[k, l] == pytest.approx(expected, abs=1e-11)
+            assert u[l, k] == u[k, l]
+    # the default tolerance stops earlier, within its bound on the operator norm
+    coarse, _, coarse_order, bound, *_ = noise_averaged("tanh", t, x, w_scaled)
+    assert coarse_order < order and bound <= MEHLER_TOLERANCE
+    assert np.linalg.norm(coarse - u, 2) <= bound + 1e-13
+
+
+def test_exact_average_needs_a_smooth_activation_or_relu():
+    relu = Activation.from_callable(lambda x: max(x, 0), numpy_func=lambda x: np.maximum(x, 0.0),
+                                    name="my_relu", kinks=[0], subtract_mean=True)
+    args = (1, 1, 1, 0.1)
+    with pytest.raises(SimulationError, match="kinks"):
+        simulate(relu, *args, m="inf", d=20, seeds=1, n_test=10)
+    proxy = simulate(relu, *args, m="inf", d=20, seeds=1, n_test=10, m_average="proxy", m_proxy=4)
+    assert math.isfinite(proxy.test_error.mean)
+    # an undeclared kink (of ϱ'') stalls the trapezoidal rule, which refuses to answer
+    signed_square = Activation.from_callable(
+        lambda x: x * abs(x), numpy_func=lambda x: x * np.abs(x), name="x|x|", odd=True
+    )
+    with pytest.raises(SimulationError, match="not converged"):
+        simulate(signed_square, *args, m="inf", d=20, seeds=1, n_test=10)
+
+
+def test_mehler_series_out_of_reach_raises():
+    # d = 2: features nearly parallel (|ρ| -> 1) and slowly decaying ReLU coefficients
+    with pytest.raises(SimulationError, match="Mehler series"):
+        simulate("relu", 1, 4, 20, 0.1, m="inf", d=2, seeds=1, n_test=10)
+    r = simulate("relu", 1, 4, 20, 0.1, m="inf", d=2, seeds=1, n_test=10, mehler_tolerance=0.5)
+    assert r.mehler_bound[0] <= 0.5
 
 
 @pytest.mark.slow

@@ -69,12 +69,13 @@ def _options(prog, figure=False):
     if not figure:
         p.add_argument("--activation", default="tanh", help="tanh, erf, relu (centred), poly:1,0.5 (default tanh)")
     p.add_argument("--dps", type=int, default=30, help="working precision (default 30)")
-    p.add_argument("--simulate", help="also simulate the real model: d=200,seeds=3[,points=8][,m_proxy=64]")
+    p.add_argument("--simulate", help="also simulate the real model: d=200,seeds=3[,points=8] "
+                                      "(m = inf: exact noise average; m_proxy=64 for the finite-m proxy instead)")
     return p
 
 
 def _simulate_spec(text):
-    spec = {"d": 200, "seeds": 3, "points": 8, "m_proxy": 64}
+    spec = {"d": 200, "seeds": 3, "points": 8, "m_proxy": None}
     for part in filter(None, (text or "").split(",")):
         key, _, value = part.partition("=")
         if key.strip() not in spec:
@@ -101,10 +102,11 @@ def _run(m, t, activation, psi_d, psi_n, psi_p, lam, dps, simulate=None):
             records[round(i * (len(records) - 1) / (spec["points"] - 1))] for i in range(spec["points"])
         ]
         for r in chosen:
+            averaging = {} if spec["m_proxy"] is None else {"m_average": "proxy", "m_proxy": spec["m_proxy"]}
             sim = run_simulation(
                 activation, float(t), float(r["psi_n"]), float(r["psi_p"]), float(r["lam"]),
                 math.inf if records[0]["m"] == "inf" else 1, d=spec["d"], psi_d=float(psi_d),
-                seeds=spec["seeds"], m_proxy=spec["m_proxy"],
+                seeds=spec["seeds"], **averaging,
             )
             simulations.append(_simulation_record(sim, r, over))
             print(f"#   simulated {over}={float(r[over]):.4g}: test {simulations[-1]['test_error']:.4g} "
@@ -118,7 +120,7 @@ def _simulation_record(sim, record, over):
         estimate = getattr(sim, key)
         out[key] = float(estimate.mean)
         out[key + "_stderr"] = float(estimate.stderr)
-    out["m_proxy"] = sim.m_proxy
+    out["m_average"], out["m_proxy"] = sim.m_average, sim.m_proxy
     return out
 
 
