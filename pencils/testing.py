@@ -18,6 +18,7 @@ Pencil(4 x 4 blocks, sizes [2, 2, 1, 1], matrices [X2, X1], parameters [z])
 True
 """
 
+import operator
 import random
 
 import sympy as sp
@@ -73,7 +74,8 @@ def random_pencil(k, n_matrices, seed=0, n_classes=None, occurrences=2, off_diag
     n_matrices : int
         Number of Gaussian matrices (at least 1), named ``X1``, ``X2``...
     seed : int, optional
-        The same seed and arguments give the same pencil.
+        The same seed and arguments give the same pencil (on every platform:
+        the draws use :class:`random.Random`).
     n_classes : int, optional
         Number of size classes, between 1 and ``k``; default
         ``min(4, (k + 1) // 2)``. Classes beyond four repeat ratios.
@@ -115,7 +117,7 @@ def random_pencil(k, n_matrices, seed=0, n_classes=None, occurrences=2, off_diag
     n_classes = min(4, (k + 1) // 2) if n_classes is None else int(n_classes)
     if not 1 <= n_classes <= k:
         raise ValueError(f"n_classes must be between 1 and k={k}, got {n_classes}")
-    rng = random.Random(seed)
+    rng = random.Random(operator.index(seed))
 
     # size classes: every class gets one block, the others are spread at random
     order = rng.sample(range(k), k)
