@@ -117,24 +117,34 @@ class DysonSystem:
             M[t.out] -= t.coefficient * self.symbols[(t.read[0] + 1, t.read[1] + 1)]
         return M
 
+    @cached_property
+    def _space_blocks(self):
+        """Per space: the block of ``C - eta(G)`` and its determinant (computed once)."""
+        structure = self.structure
+        result = {}
+        for blocks in structure._spaces:
+            M = self.matrix.extract(list(blocks), list(blocks))
+            result[blocks] = (M, sp.cancel(M.det(method="berkowitz")))
+        return result
+
     def _inverse_entry(self, a, b):
         """Symbolic ``[(C - eta(G))^{-1}]_ab`` (1-based), by cofactors inside the space."""
         structure = self.structure
         if (a - 1, b - 1) not in structure._pattern:
             return sp.Integer(0)
         blocks = structure._spaces[structure.space_of[a - 1]]
-        M = self.matrix.extract(list(blocks), list(blocks))
+        M, determinant = self._space_blocks[blocks]
         ia, ib = blocks.index(a - 1), blocks.index(b - 1)
         minor = M.copy()
         minor.row_del(ib)
         minor.col_del(ia)
         cofactor = (-1) ** (ia + ib) * (minor.det(method="berkowitz") if minor.rows else sp.Integer(1))
-        return sp.cancel(cofactor) / sp.cancel(M.det(method="berkowitz"))
+        return sp.cancel(cofactor) / determinant
 
     @cached_property
     def equations(self):
         """One ``sympy.Eq(g_ab, [(C - eta(G))^{-1}]_ab)`` per unknown."""
-        return tuple(sp.Eq(self.symbols[u], self._inverse_entry(*u)) for u in self.unknowns)
+        return tuple(sp.Eq(self.symbols[u], self._inverse_entry(*u), evaluate=False) for u in self.unknowns)
 
     @cached_property
     def target_formulas(self):

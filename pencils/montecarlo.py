@@ -20,6 +20,8 @@ True
 
 from dataclasses import dataclass
 
+import numbers
+
 import mpmath
 import numpy as np
 import sympy as sp
@@ -50,48 +52,64 @@ def block_sizes(pencil, point, N):
     return tuple(sizes)
 
 
+class _Numeric:
+    """A pencil at a numeric point and reference dimension: sizes, shapes, coefficient values."""
+
+    def __init__(self, pencil, at, N):
+        point = _numeric_point(pencil, at)
+        ratios = _ratio_values(pencil, point)
+        symbols = list(pencil.symbols)
+        values = [point[str(s)] for s in symbols]
+
+        def evaluate(expr):
+            return complex(sp.lambdify(symbols, expr, modules="numpy")(*values))
+
+        self.pencil, self.N = pencil, N
+        self.point = point
+        self.sizes = block_sizes(pencil, point, N)
+        self.offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(self.sizes)]))
+        self.shapes, self.scales = {}, {}
+        for name, m in pencil.matrices.items():
+            variance = evaluate(m.variance)
+            if variance.imag != 0 or variance.real <= 0:
+                raise MonteCarloError(f"variance of {name} is {variance} at this point, not positive")
+            self.scales[name] = np.sqrt(variance.real / N)
+            self.shapes[name] = (int(round(float(m.rows.subs(ratios)) * N)), int(round(float(m.cols.subs(ratios)) * N)))
+        self.terms = [(i, j, term, evaluate(term.coefficient)) for (i, j), terms in pencil.terms.items() for term in terms]
+
+    def sample(self, rng):
+        matrices = {}
+        for name, m in self.pencil.matrices.items():
+            rows, cols = self.shapes[name]
+            if m.kind == "wigner":
+                A = rng.standard_normal((rows, rows))
+                matrices[name] = (A + A.T) / np.sqrt(2) * self.scales[name]
+            else:
+                matrices[name] = rng.standard_normal((rows, cols)) * self.scales[name]
+        return matrices
+
+    def assemble(self, matrices):
+        o = self.offsets
+        L = np.zeros((o[-1], o[-1]), dtype=complex)
+        for i, j, term, c in self.terms:
+            block = L[o[i]:o[i + 1], o[j]:o[j + 1]]
+            if term.matrix is None:
+                block += c * np.eye(self.sizes[i])
+            else:
+                M = matrices[term.matrix.base.name]
+                block += c * (M.T if term.matrix.transposed else M)
+        return L.real if np.all(L.imag == 0) else L
+
+
 def sample_matrices(pencil, at, N, rng):
     """Draw every random matrix of ``pencil`` at reference dimension ``N``: ``{name: array}``."""
-    point = _numeric_point(pencil, at)
-    ratios = _ratio_values(pencil, point)
-    symbols = list(pencil.symbols)
-    values = [point[str(s)] for s in symbols]
-    matrices = {}
-    for name, m in pencil.matrices.items():
-        variance = complex(sp.lambdify(symbols, m.variance, modules="numpy")(*values))
-        if variance.imag != 0 or variance.real <= 0:
-            raise MonteCarloError(f"variance of {name} is {variance} at this point, not positive")
-        scale = np.sqrt(variance.real / N)
-        rows = int(round(float(m.rows.subs(ratios)) * N))
-        if m.kind == "wigner":
-            A = rng.standard_normal((rows, rows))
-            matrices[name] = (A + A.T) / np.sqrt(2) * scale
-        else:
-            cols = int(round(float(m.cols.subs(ratios)) * N))
-            matrices[name] = rng.standard_normal((rows, cols)) * scale
-    return matrices
+    return _Numeric(pencil, at, N).sample(rng)
 
 
 def assemble(pencil, at, N, matrices):
     """The dense matrix ``L`` for given matrices, and the block offsets (with the total last)."""
-    point = _numeric_point(pencil, at)
-    symbols = list(pencil.symbols)
-    values = [point[str(s)] for s in symbols]
-    sizes = block_sizes(pencil, point, N)
-    offsets = tuple(int(x) for x in np.concatenate([[0], np.cumsum(sizes)]))
-    L = np.zeros((offsets[-1], offsets[-1]), dtype=complex)
-    for (i, j), terms in pencil.terms.items():
-        block = L[offsets[i]:offsets[i + 1], offsets[j]:offsets[j + 1]]
-        for term in terms:
-            c = complex(sp.lambdify(symbols, term.coefficient, modules="numpy")(*values))
-            if term.matrix is None:
-                block += c * np.eye(sizes[i])
-            else:
-                M = matrices[term.matrix.base.name]
-                block += c * (M.T if term.matrix.transposed else M)
-    if np.all(L.imag == 0):
-        L = L.real
-    return L, offsets
+    numeric = _Numeric(pencil, at, N)
+    return numeric.assemble(matrices), numeric.offsets
 
 
 def draw(pencil, at, N, rng):
@@ -101,9 +119,9 @@ def draw(pencil, at, N, rng):
     block ``i`` (0-based) with the total size last, ``matrices`` the drawn
     random matrices by name (entries of variance ``sigma^2 / N``).
     """
-    matrices = sample_matrices(pencil, at, N, rng)
-    L, offsets = assemble(pencil, at, N, matrices)
-    return L, offsets, matrices
+    numeric = _Numeric(pencil, at, N)
+    matrices = numeric.sample(rng)
+    return numeric.assemble(matrices), numeric.offsets, matrices
 
 
 def _ratio_values(pencil, point):
@@ -138,7 +156,7 @@ def monte_carlo(pencil, at, N=400, seeds=20, targets=((1, 1),), seed=0):
         Reference dimension.
     seeds : int
         Number of independent draws (at least 2, for a standard error).
-    targets : sequence of (int, int)
+    targets : (int, int) or sequence of them
         Entries (numbered from 1).
     seed : int
         Seed of the first draw; draw ``s`` uses ``seed + s``.
@@ -147,32 +165,41 @@ def monte_carlo(pencil, at, N=400, seeds=20, targets=((1, 1),), seed=0):
     -------
     MonteCarloResult
     """
-    if seeds < 2:
-        raise MonteCarloError("at least 2 seeds are needed for a standard error")
-    if N < 1:
-        raise MonteCarloError(f"N must be a positive integer, got {N}")
+    if not isinstance(seeds, numbers.Integral) or seeds < 2:
+        raise MonteCarloError(f"seeds must be an integer of at least 2 (for a standard error), got {seeds!r}")
+    if not isinstance(N, numbers.Integral) or N < 1:
+        raise MonteCarloError(f"N must be a positive integer, got {N!r}")
+    if len(targets) == 2 and all(isinstance(x, numbers.Integral) for x in targets):
+        targets = [targets]  # a single pair
     targets = [tuple(t) for t in targets]
     for i, j in targets:
         if not (1 <= i <= pencil.k and 1 <= j <= pencil.k):
             raise MonteCarloError(f"target ({i}, {j}) is outside the {pencil.k} x {pencil.k} pencil")
+    numeric = _Numeric(pencil, at, N)
+    sizes, o = numeric.sizes, numeric.offsets
+    columns = sorted({j for _, j in targets})
+    # one factorisation per draw: the right-hand side holds the columns of every target block
+    start = {}
+    width = 0
+    for j in columns:
+        start[j] = width
+        width += sizes[j - 1]
     samples = {t: [] for t in targets}
-    sizes = None
     for s in range(seeds):
-        rng = np.random.default_rng(seed + s)
-        L, offsets, _ = draw(pencil, at, N, rng)
-        sizes = tuple(int(n) for n in np.diff(offsets))
-        columns = sorted({j for _, j in targets})
+        L = numeric.assemble(numeric.sample(np.random.default_rng(seed + s)))
+        rhs = np.zeros((L.shape[0], width), dtype=L.dtype)
         for j in columns:
-            rhs = np.zeros((L.shape[0], sizes[j - 1]), dtype=L.dtype)
-            rhs[offsets[j - 1]:offsets[j], :] = np.eye(sizes[j - 1])
-            try:
-                Y = np.linalg.solve(L, rhs)
-            except np.linalg.LinAlgError:
-                raise MonteCarloError(f"the draw with seed {seed + s} is singular") from None
-            for i, jj in targets:
-                if jj == j:
-                    value = np.trace(Y[offsets[i - 1]:offsets[i], :]) / sizes[i - 1] if sizes[i - 1] == sizes[j - 1] else 0.0
-                    samples[(i, jj)].append(value)
+            rhs[o[j - 1]:o[j], start[j]:start[j] + sizes[j - 1]] = np.eye(sizes[j - 1])
+        try:
+            Y = np.linalg.solve(L, rhs)
+        except np.linalg.LinAlgError:
+            raise MonteCarloError(f"the draw with seed {seed + s} is singular") from None
+        for i, j in targets:
+            if sizes[i - 1] != sizes[j - 1]:
+                samples[(i, j)].append(0.0)
+                continue
+            block = Y[o[i - 1]:o[i], start[j]:start[j] + sizes[j - 1]]
+            samples[(i, j)].append(np.trace(block) / sizes[i - 1])
     mean = {t: complex(np.mean(v)) for t, v in samples.items()}
     stderr = {t: float(np.std(v, ddof=1) / np.sqrt(len(v))) for t, v in samples.items()}
     if all(abs(m.imag) == 0 for m in mean.values()):

@@ -1,10 +1,19 @@
-"""Shared fixtures: the textbook pencils and their symbols."""
+"""Shared fixtures: the textbook pencils and their symbols.
 
-import pytest
-import sympy as sp
+Monte Carlo tests invert many small dense matrices: one BLAS thread each is
+faster than OpenBLAS's threads fighting over the 2 cores of CI (set before
+numpy is imported).
+"""
 
-from derivations.textbook import NAMES, path
-from pencils import load
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import sympy as sp  # noqa: E402
+
+from derivations.textbook import NAMES, path  # noqa: E402
+from pencils import load  # noqa: E402
 
 
 @pytest.fixture(scope="session")

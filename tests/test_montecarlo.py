@@ -180,8 +180,10 @@ MP_POINT = {"z": "0.5+1j", "psi": "0.5"}
 @pytest.mark.parametrize(
     "error, match, at, options",
     [
-        (MonteCarloError, "at least 2 seeds", MP_POINT, {"seeds": 1}),
+        (MonteCarloError, "seeds must be an integer of at least 2", MP_POINT, {"seeds": 1}),
+        (MonteCarloError, "seeds must be an integer", MP_POINT, {"seeds": 2.5}),
         (MonteCarloError, "N must be a positive integer", MP_POINT, {"N": 0}),
+        (MonteCarloError, "N must be a positive integer", MP_POINT, {"N": 2.5}),
         (MonteCarloError, r"target \(3, 1\) is outside the 2 x 2 pencil", MP_POINT, {"targets": [(3, 1)]}),
         (MonteCarloError, r"target \(0, 1\) is outside", MP_POINT, {"targets": [(0, 1)]}),
         (MonteCarloError, "block 2 has no rows", {"z": "1j", "psi": "0.001"}, {}),
@@ -190,9 +192,14 @@ MP_POINT = {"z": "0.5+1j", "psi": "0.5"}
         (DomainError, "unknown parameter", {**MP_POINT, "q": 1}, {}),
         (DomainError, "psi is a positive ratio", {"z": "1j", "psi": "-0.5"}, {}),
     ],
-    ids=["one-seed", "N=0", "target-outside", "target-zero", "empty-block", "non-numeric", "missing",
+    ids=["one-seed", "fractional-seeds", "N=0", "fractional-N", "target-outside", "target-zero", "empty-block", "non-numeric", "missing",
          "unknown", "negative-ratio"],
 )
 def test_monte_carlo_errors(error, match, at, options):
     with pytest.raises(error, match=match):
         monte_carlo(load(path("marchenko_pastur")), at, **{"N": 10, "seeds": 2, **options})
+
+
+def test_single_pair_target():
+    result = monte_carlo(load(path("marchenko_pastur")), MP_POINT, N=20, seeds=2, targets=(1, 1))
+    assert list(result.mean) == [(1, 1)]
