@@ -22,10 +22,11 @@ def _draw(ax, records, over, simulations=(), colour=None, label=""):
     xs = [float(r[over]) for r in records]
     for key, name, style in METRICS:
         ax.plot(xs, [float(r[key]) for r in records], style, color=colour, label=f"{label}{name}")
-    for sim in simulations:
-        for key, _, _ in METRICS:
+    for n, sim in enumerate(simulations):
+        for key, name, _ in METRICS:
             ax.errorbar(float(sim[over]), sim[key], yerr=sim[key + "_stderr"], fmt="o" if key == "test_error" else "s",
-                        color=colour, ms=4, capsize=2, mfc="none" if key == "train_error" else colour)
+                        color=colour, ms=4, capsize=2, mfc="none" if key == "train_error" else colour,
+                        label=f"{label}{name.split()[0]}, simulation d={sim['d']} (± se)" if n == 0 else None)
 
 
 def plot_curves(groups, over, path, title=""):
@@ -47,8 +48,11 @@ def records_of(groups):
 
 
 def _finish(ax, records, over):
+    from matplotlib.ticker import NullFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel({"psi_p": "$\\psi_p = p/d$", "psi_n": "$\\psi_n = n/d$", "lam": "$\\lambda$"}[over])
     ax.set_ylabel("error")
     if over == "psi_p" and records:

@@ -85,7 +85,8 @@ def compare(point, d=200, seeds=3, dps=20, seed=0, extrapolate=False):
             fine = getattr(double, metric)
             mean = 2 * fine.mean - estimate.mean
             stderr = math.sqrt(4 * fine.stderr**2 + estimate.stderr**2)
-            row.update(extrapolated=mean, extrapolated_stderr=stderr, extrapolated_agrees=_agrees(value, mean, stderr))
+            row.update(extrapolated=mean, extrapolated_stderr=stderr, extrapolated_agrees=_agrees(value, mean, stderr),
+                       double_agrees=_agrees(value, fine.mean, fine.stderr))
         rows.append(row)
     return rows
 
@@ -119,6 +120,10 @@ def markdown(rows, d, seeds):
     lines += ["", f"At d = {d}: {agreed} of {len(rows)} comparisons agree; {full} of {len(points)} points agree in "
               "every error."]
     if extrapolated:
+        agreed = sum(r["double_agrees"] for r in rows)
+        full = sum(all(r["double_agrees"] for r in rows if id(r["point"]) == p) for p in points)
+        lines.append(f"At d = {2 * d} (simulated for the extrapolation): {agreed} of {len(rows)} comparisons agree; "
+                     f"{full} of {len(points)} points agree in every error.")
         agreed = sum(r["extrapolated_agrees"] for r in rows)
         lines.append(f"Extrapolated to d = ∞ from d = {d} and {2 * d}: {agreed} of {len(rows)} comparisons agree.")
     return "\n".join(lines) + "\n"
