@@ -38,6 +38,7 @@ True
 import json
 import re
 import tomllib
+from tokenize import TokenError
 
 import sympy as sp
 from sympy.parsing.sympy_parser import parse_expr, standard_transformations
@@ -125,11 +126,9 @@ def _expression(text, names, where):
     source = _TRANSPOSE.sub(lambda m: f"__transpose_{m.group(1)}", str(text))
     try:
         return parse_expr(source, local_dict=dict(names), transformations=standard_transformations)
-    except (SyntaxError, TypeError, sp.SympifyError, TokenError_) as exc:
+    except (SyntaxError, TypeError, sp.SympifyError, TokenError) as exc:
         raise PencilFormatError(f"{where}: cannot parse {text!r} ({exc})") from None
 
-
-from tokenize import TokenError as TokenError_  # noqa: E402
 
 
 def loads(text):

@@ -55,9 +55,9 @@ class CovarianceTerm:
     coefficient: sp.Expr
 
     def __str__(self):
-        (i, k), (j, l) = self.out, self.read
+        (i, i2), (j, j2) = self.out, self.read
         factor = "" if self.coefficient == 1 else f"{self.coefficient}*"
-        return f"eta_{i + 1}{k + 1} += {factor}g_{j + 1}{l + 1}"
+        return f"eta_{i + 1}{i2 + 1} += {factor}g_{j + 1}{j2 + 1}"
 
 
 def spaces(pencil):
