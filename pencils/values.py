@@ -21,6 +21,7 @@ def to_mpmath(value):
     """Convert a number, a numeric string or a SymPy number to mpmath at the current precision."""
     if isinstance(value, mpmath.mpf | mpmath.mpc):
         return +value
+    given = value
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
         try:
@@ -30,10 +31,10 @@ def to_mpmath(value):
         try:
             value = sp.sympify(text.replace("j", "*I") if "j" in text else text)
         except (sp.SympifyError, SyntaxError, TypeError) as exc:
-            raise DomainError(f"cannot read {value!r} as a number") from exc
+            raise DomainError(f"cannot read {given!r} as a number") from exc
     if isinstance(value, sp.Basic):
         if value.free_symbols:
-            raise DomainError(f"cannot read {str(value)!r} as a number")
+            raise DomainError(f"cannot read {str(given)!r} as a number")
         number = sp.N(value, mpmath.mp.dps + 5)
         re, im = (sp.Float(part, mpmath.mp.dps + 5) for part in number.as_real_imag())
         return mpmath.mpf(re._mpf_) if im == 0 else mpmath.mpc(re._mpf_, im._mpf_)
