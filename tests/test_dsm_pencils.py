@@ -3,7 +3,6 @@
 import math
 
 import mpmath
-import numpy as np
 import pytest
 
 from derivations.dsm.pencils import dsm_pencil, expression, pencil_path, product_pencil, targets
@@ -75,7 +74,26 @@ def test_lambda_derivative_equals_product_of_resolvents(m):
     assert abs(first + second) <= mpmath.mpf(10) ** -25 * abs(second)
 
 
-def test_rejects_other_m():
-    with pytest.raises(ValueError, match="m = 1 or m = inf"):
-        dsm_pencil(2)
-    assert np.isinf(math.inf)
+@pytest.mark.parametrize("m", [0, 2.5, -1])
+def test_rejects_bad_m(m):
+    with pytest.raises(ValueError, match="m is a positive integer or inf"):
+        dsm_pencil(m)
+
+
+@pytest.mark.parametrize("m, structured", [(2, False), (3, False), (2, True)])
+def test_finite_m_linearisation(m, structured):
+    L = dsm_pencil(m, structured)
+    assert {"Omega_0", "Omega_1", "Z_iso_1" if not structured else "Z_par_1"} <= set(L.matrices)
+    for (kind, s), block in targets(m, structured).items():
+        result = linearisation_check(L, lambda M, P: expression(m, structured, kind, s, M, P), at(L), block=block, N=5)
+        assert result.passed, (kind, s, result)
+
+
+def test_finite_m_monte_carlo():
+    L = dsm_pencil(2, False)
+    point = at(L, zeta=0)
+    blocks = list(targets(2, False).values())
+    theory = solve(DysonSystem(L, target=blocks), point, dps=20)
+    mc = monte_carlo(L, point, N=150, seeds=6, targets=blocks)
+    for block in blocks:
+        assert abs(float(theory[block]) - mc.mean[block]) < 4 * mc.stderr[block] + 3 / 150, block

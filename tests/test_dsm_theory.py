@@ -87,6 +87,7 @@ def test_minf_ridgeless_limit_exists():
         (dict(m="1", t="0"), (DSMError, EquivalenceError), "t must be positive"),
         (dict(m="1", t="-1"), (DSMError, EquivalenceError), "t must be positive"),
         (dict(m="0"), DSMError, "m must be a positive integer or 'inf'"),
+        (dict(m="many"), DSMError, "m must be a positive integer or 'inf'"),
         (dict(m="2.5"), DSMError, "m must be a positive integer"),
         (dict(m="1", psi_d="1.5"), EquivalenceError, "psi"),
         (dict(m="1", psi_d="0"), EquivalenceError, "psi"),
@@ -113,7 +114,12 @@ def test_bad_point(poster, point, message):
         poster["1"].at(**point)
 
 
-def test_unsupported_m_is_explained():
-    with pytest.raises(DSMError, match="m = 1 and m = inf"):
-        Theory(m=3)
-    assert math.isinf(Theory(m="inf", t="1", dps=DPS).m)
+def test_finite_m_between_one_and_infinity():
+    # memorisation grows with m for p >> n, generalisation improves with m for n >> p; m = inf is the limit
+    tests = {}
+    for m in ("1", "2", "3", "inf"):
+        records = Theory(m=m, t="0.1", dps=DPS).curve(PSI_N, [PSI_N / 8, 8 * PSI_N], "1e-3")
+        tests[m] = [float(r["test_error"]) for r in records]
+    small, large = zip(*(tests[m] for m in ("1", "2", "3", "inf")))
+    assert all(a > b for a, b in zip(small, small[1:]))
+    assert all(a < b for a, b in zip(large, large[1:]))

@@ -105,7 +105,7 @@ def _run(m, t, activation, psi_d, psi_n, psi_p, lam, dps, simulate=None):
             averaging = {} if spec["m_proxy"] is None else {"m_average": "proxy", "m_proxy": spec["m_proxy"]}
             sim = run_simulation(
                 activation, float(t), float(r["psi_n"]), float(r["psi_p"]), float(r["lam"]),
-                math.inf if records[0]["m"] == "inf" else 1, d=spec["d"], psi_d=float(psi_d),
+                math.inf if records[0]["m"] == "inf" else int(records[0]["m"]), d=spec["d"], psi_d=float(psi_d),
                 seeds=spec["seeds"], **averaging,
             )
             simulations.append(_simulation_record(sim, r, over))

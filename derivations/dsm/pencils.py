@@ -88,42 +88,61 @@ class _Blocks:
         return Pencil(blocks, self.sizes, parameters, name=name, description=description)
 
 
-def _matrices(structured):
+def _matrices(structured, m=1):
+    """The random matrices: ``W_s``, the noises ``Z_s`` (one per noise sample ``j`` when ``m > 1``),
+    ``X``, and the residuals ``Omega`` (for ``m > 1``: a shared ``Omega_0`` and one ``Omega_j`` per
+    noise sample, mixed as ``sqrt(kappa) Omega_0 + sqrt(1 - kappa) Omega_j``)."""
     parts = subspaces(structured)
     W = {s: GaussianMatrix(f"W_{s}", psi_p, r) for s, r, _, _ in parts}
-    Z = {s: GaussianMatrix(f"Z_{s}", r, psi_n) for s, r, _, _ in parts}
+    samples = _samples(m)
+    Z = {s: [GaussianMatrix(f"Z_{s}{j}", r, psi_n) for j in samples] for s, r, _, _ in parts}
     data = next(s for s, _, _, holds in parts if holds)
     X = GaussianMatrix("X", dict((s, r) for s, r, _, _ in parts)[data], psi_n)
-    Omega = GaussianMatrix("Omega", psi_p, psi_n)
+    if m == 1:
+        Omega = [GaussianMatrix("Omega", psi_p, psi_n)]
+    elif m == np.inf:
+        Omega = GaussianMatrix("Omega", psi_p, psi_n)
+    else:
+        shared = GaussianMatrix("Omega_0", psi_p, psi_n)
+        Omega = [sp.sqrt(kappa) * shared + sp.sqrt(1 - kappa) * GaussianMatrix(f"Omega{j}", psi_p, psi_n)
+                 for j in samples]
     return parts, W, Z, X, Omega
+
+
+def _samples(m):
+    """Suffixes of the noise samples: ``[""]`` for m = 1 (and m = inf), ``["_1", ..., "_m"]`` otherwise."""
+    return [""] if m == 1 or m == np.inf else [f"_{j}" for j in range(1, m + 1)]
 
 
 def _resolvent_blocks(m, structured, suffix=""):
     """The blocks whose Schur complement on block ``p`` is ``U + lam - zeta Phi_0``."""
-    parts, W, Z, X, Omega = _matrices(structured)
+    parts, W, Z, X, Omega = _matrices(structured, m)
     b = _Blocks()
-    p, n = "p" + suffix, "n" + suffix
-    if m == 1:
+    p = "p" + suffix
+    if m != np.inf:
         b.block(p, psi_p, lam)
-        for s, r, sigma, holds in parts:
-            # p -> d_s -> n -> d2_s -> p : mu1 W_s Y_s (mu1 W_s Y_s)^T / psi_n
-            Y = (a * X if holds else 0) + sp.sqrt(h) * Z[s]
-            Yt = (a * X.T if holds else 0) + sp.sqrt(h) * Z[s].T
-            b.block(f"d_{s}{suffix}", r)
-            b.add(p, f"d_{s}{suffix}", mu1 * W[s])
-            b.add(f"d_{s}{suffix}", n, -Y)
-            b.add(f"n{suffix}", f"d2_{s}{suffix}", -Yt)
-            b.add(f"d2_{s}{suffix}", p, -(mu1 / psi_n) * W[s].T)
-        b.block(n, psi_n)
-        for s, r, _, _ in parts:
-            b.block(f"d2_{s}{suffix}", r)
-        b.add(p, n, mus * Omega)
-        b.add(n, p, -(mus / psi_n) * Omega.T)
+        for j, sample in enumerate(_samples(m)):
+            n = f"n{sample}{suffix}"
+            for s, r, sigma, holds in parts:
+                # p -> d_s -> n -> d2_s -> p : mu1 W_s Y_s (mu1 W_s Y_s)^T / (psi_n m)
+                Y = (a * X if holds else 0) + sp.sqrt(h) * Z[s][j]
+                Yt = (a * X.T if holds else 0) + sp.sqrt(h) * Z[s][j].T
+                b.block(f"d_{s}{sample}{suffix}", r)
+                b.add(p, f"d_{s}{sample}{suffix}", mu1 * W[s])
+                b.add(f"d_{s}{sample}{suffix}", n, -Y)
+                b.add(n, f"d2_{s}{sample}{suffix}", -Yt)
+                b.add(f"d2_{s}{sample}{suffix}", p, -(mu1 / (psi_n * m)) * W[s].T)
+            b.block(n, psi_n)
+            for s, r, _, _ in parts:
+                b.block(f"d2_{s}{sample}{suffix}", r)
+            b.add(p, n, mus * Omega[j])
+            b.add(n, p, -(mus / (psi_n * m)) * _transpose(Omega[j]))
         for s, r, sigma, _ in parts:  # source -zeta W_s Sigma_s W_s^T
             b.block(f"v_{s}{suffix}", r)
             b.add(p, f"v_{s}{suffix}", W[s])
             b.add(f"v_{s}{suffix}", p, zeta * sigma * W[s].T)
     else:
+        n = "n" + suffix
         b.block(p, psi_p, lam + mus**2 * (1 - kappa))
         data = next(s for s, _, _, holds in parts if holds)
         r_data = next(r for s, r, _, holds in parts if holds)
@@ -142,6 +161,11 @@ def _resolvent_blocks(m, structured, suffix=""):
             b.add(p, f"v_{s}{suffix}", W[s])
             b.add(f"v_{s}{suffix}", p, (zeta * sigma - h * mu1**2) * W[s].T)
     return b
+
+
+def _transpose(expr):
+    """The transpose of a linear combination of random matrices."""
+    return expr.xreplace({x: x.T for x in expr.atoms(GaussianMatrix)})
 
 
 def _parameters(m):
@@ -164,23 +188,25 @@ def dsm_pencil(m, structured=False):
     pencils.Pencil
         Its targets are given by :func:`targets`.
     """
-    if m != 1 and m != np.inf:
-        raise ValueError(f"the DSM pencils are for m = 1 or m = inf, got m = {m}")
-    parts, W, Z, X, Omega = _matrices(structured)
+    if m != np.inf and (int(m) != m or m < 1):
+        raise ValueError(f"m is a positive integer or inf, got m = {m}")
+    m = m if m == np.inf else int(m)
+    parts, W, Z, X, Omega = _matrices(structured, m)
     b = _resolvent_blocks(m, structured)
     for s, r, _, _ in parts:
         b.block(f"e_{s}", r)
         b.block(f"f_{s}", r)
-        if m == 1:
+        if m != np.inf:
             b.block(f"w_{s}", r)
-            b.add(f"e_{s}", "n", -Z[s])
-            b.add("n", f"f_{s}", -Z[s].T)
+            for j, sample in enumerate(_samples(m)):
+                b.add(f"e_{s}", f"n{sample}", -Z[s][j])
+                b.add(f"n{sample}", f"f_{s}", -Z[s][j].T)
             b.add("p", f"w_{s}", -W[s])
         else:
             b.add(f"e_{s}", "p", -W[s].T)
             b.add("p", f"f_{s}", -W[s])
     kind = "low-dimensional" if structured else "isotropic"
-    mname = "1" if m == 1 else "inf"
+    mname = "inf" if m == np.inf else str(m)
     description = (
         f"DSM random features, m = {mname}, {kind} data: block p of the inverse is "
         "R = (U + lam - zeta W Sigma_t W^T)^{-1}; entry/exit blocks e_s, f_s, w_s give the traces "
@@ -200,14 +226,14 @@ def blocks_of(pencil):
 def targets(m, structured=False):
     """``{(kind, subspace): (i, j)}``: the entries of ``E[L^{-1}]`` the errors need.
 
-    ``("f", s)`` is ``(e_s, f_s)``; for ``m = 1`` also ``("w", s)`` is ``(e_s, w_s)``.
+    ``("f", s)`` is ``(e_s, f_s)``; for finite ``m`` also ``("w", s)`` is ``(e_s, w_s)``.
     """
     L = dsm_pencil(m, structured)
     index = blocks_of(L)
     result = {}
     for s, _, _, _ in subspaces(structured):
         result[("f", s)] = (index[f"e_{s}"], index[f"f_{s}"])
-        if m == 1:
+        if m != np.inf:
             result[("w", s)] = (index[f"e_{s}"], index[f"w_{s}"])
     return result
 
@@ -246,8 +272,8 @@ def product_pencil(m, middle="identity"):
     b.entries.update(second.entries)
     b.block("f", 1)
     if m == 1:
-        b.add("e", "n_1", -Z[s])
-        b.add("n_2", "f", -Z[s].T)
+        b.add("e", "n_1", -Z[s][0])
+        b.add("n_2", "f", -Z[s][0].T)
     else:
         b.add("e", "p_1", -W[s].T)
         b.add("p_2", "f", -W[s])
@@ -260,7 +286,7 @@ def product_pencil(m, middle="identity"):
 
 def pencil_path(m, structured=False):
     """Where the text file of :func:`dsm_pencil` lives (``derivations/dsm/*.pencil``)."""
-    return Path(__file__).with_name(f"m{'1' if m == 1 else 'inf'}_{'structured' if structured else 'isotropic'}.pencil")
+    return Path(__file__).with_name(f"m{'inf' if m == np.inf else m}_{'structured' if structured else 'isotropic'}.pencil")
 
 
 def expression(m, structured, kind, subspace, matrices, point):
@@ -272,25 +298,31 @@ def expression(m, structured, kind, subspace, matrices, point):
     q = point
     parts = subspaces(structured)
     Ws = {s: matrices[f"W_{s}"] for s, _, _, _ in parts}
-    Zs = {s: matrices.get(f"Z_{s}") for s, _, _, _ in parts}
-    X, Omega = matrices["X"], matrices["Omega"]
+    X = matrices["X"]
     sigma = {s: (q["h"] if sig == h else 1.0) for s, _, sig, _ in parts}
-    p = Omega.shape[0]
+    p = Ws[parts[0][0]].shape[0]
     Phi0 = sum(sigma[s] * Ws[s] @ Ws[s].T for s in Ws)
     data = next(s for s, _, _, holds in parts if holds)
-    if m == 1:
-        F = q["mus"] * Omega + sum(
-            q["mu1"] * Ws[s] @ ((q["a"] * X if s == data else 0) + np.sqrt(q["h"]) * Zs[s]) for s in Ws
-        )
-        U = F @ F.T / q["psi_n"]
-    else:
-        G = q["a"] * q["mu1"] * Ws[data] @ X + q["mus"] * np.sqrt(q["kappa"]) * Omega
+    if m == np.inf:
+        G = q["a"] * q["mu1"] * Ws[data] @ X + q["mus"] * np.sqrt(q["kappa"]) * matrices["Omega"]
         U = G @ G.T / q["psi_n"] + q["h"] * q["mu1"] ** 2 * sum(Ws[s] @ Ws[s].T for s in Ws)
         U = U + q["mus"] ** 2 * (1 - q["kappa"]) * np.eye(p)
-    R = np.linalg.inv(U + q["lam"] * np.eye(p) - q["zeta"] * Phi0)
-    Zs_, Ws_ = Zs[subspace], Ws[subspace]
-    if m == 1 and kind == "f":
-        return Zs_ @ (np.eye(F.shape[1]) - F.T @ R @ F / q["psi_n"]) @ Zs_.T
-    if m == 1 and kind == "w":
-        return Zs_ @ F.T @ R @ Ws_ / q["psi_n"]
-    return Ws_.T @ R @ Ws_
+        R = np.linalg.inv(U + q["lam"] * np.eye(p) - q["zeta"] * Phi0)
+        return Ws[subspace].T @ R @ Ws[subspace]
+    samples = _samples(m)
+    if m == 1:
+        Omegas = [matrices["Omega"]]
+    else:
+        Omegas = [np.sqrt(q["kappa"]) * matrices["Omega_0"] + np.sqrt(1 - q["kappa"]) * matrices[f"Omega{j}"]
+                  for j in samples]
+    Zs = {s: [matrices[f"Z_{s}{j}"] for j in samples] for s in Ws}
+    Fs = [q["mus"] * Omegas[k] + sum(
+        q["mu1"] * Ws[s] @ ((q["a"] * X if s == data else 0) + np.sqrt(q["h"]) * Zs[s][k]) for s in Ws
+    ) for k in range(len(samples))]
+    scale = q["psi_n"] * m
+    R = np.linalg.inv(sum(F @ F.T for F in Fs) / scale + q["lam"] * np.eye(p) - q["zeta"] * Phi0)
+    Z = Zs[subspace]
+    if kind == "f":
+        return sum(Z[k] @ Z[k].T for k in range(m)) - sum(
+            Z[k] @ Fs[k].T @ R @ Fs[k2] @ Z[k2].T for k in range(m) for k2 in range(m)) / scale
+    return sum(Z[k] @ Fs[k].T for k in range(m)) @ R @ Ws[subspace] / scale

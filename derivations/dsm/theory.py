@@ -11,7 +11,7 @@ with ``r_s`` its ratio and ``B = -V^T R`` the trained readout, the errors need
 read off the solved pencils of :mod:`derivations.dsm.pencils` (``g_f``, ``g_w``
 are the normalised traces ``(1/(r_s d)) tr`` of blocks ``(e_s, f_s)``, ``(e_s, w_s)``):
 
-* m = 1: ``T1_s = r_s (psi_n - g_f)/(h psi_n)``, ``T4_s = r_s g_w / sqrt(h)``;
+* finite m: ``T1_s = r_s (m psi_n - g_f)/(h psi_n m)``, ``T4_s = r_s g_w / sqrt(h)``;
 * m = inf: ``T1_s = mu1^2 r_s g_f``, ``T4_s = mu1 r_s g_f``.
 
 Then, with ``c_s = r_s`` on the data subspace and ``r_s / h`` off it (so that
@@ -43,7 +43,7 @@ from pencils.solver import GUARD
 from pencils.sweep import sweep
 
 from .equivalence import gaussian_equivalence
-from .pencils import pencil_path, subspaces, targets
+from .pencils import dsm_pencil, pencil_path, subspaces, targets
 
 __all__ = ["Theory", "DSMError", "parse_m"]
 
@@ -53,7 +53,8 @@ class DSMError(ValueError):
 
 
 def parse_m(m):
-    """``1`` or ``math.inf`` from ``1``, ``"1"``, ``"inf"``, ``math.inf``; other values raise :class:`DSMError`."""
+    """A positive integer or ``math.inf`` from ``2``, ``"2"``, ``"inf"``, ``math.inf``; other values raise
+    :class:`DSMError`."""
     if isinstance(m, str):
         m = m.strip().lower()
         if m in ("inf", "infinity", "∞"):
@@ -66,10 +67,7 @@ def parse_m(m):
         return math.inf
     if m != int(m) or m < 1:
         raise DSMError(f"m must be a positive integer or 'inf', got {m}")
-    if m != 1:
-        raise DSMError(f"the pencils are derived for m = 1 and m = inf; m = {int(m)} is not available yet "
-                       "(the simulator handles any m)")
-    return 1
+    return int(m)
 
 
 def _positive(name, value):
@@ -85,8 +83,10 @@ class Theory:
 
     Parameters
     ----------
-    m : 1 or "inf"
-        Noise samples per data point.
+    m : int or "inf"
+        Noise samples per data point. The pencils of m = 1 and m = inf are
+        read from their text files; other m are built by
+        :func:`derivations.dsm.pencils.dsm_pencil` (``3m + 5`` blocks, isotropic).
     t : number or str
         Diffusion time, ``t > 0``.
     activation : str or callable
@@ -105,14 +105,15 @@ class Theory:
         self.activation = self.constants.activation
         self.t, self.psi_d = t, psi_d
         self.structured = self.constants.psi_d != 1
-        self.pencil = load(pencil_path(self.m, self.structured))
+        path = pencil_path(self.m, self.structured)
+        self.pencil = load(path) if path.exists() else dsm_pencil(self.m, self.structured)
         self.targets = targets(self.m, self.structured)
         self.system = DysonSystem(self.pencil, target=list(self.targets.values()))
         if self.m == math.inf and self.constants.degenerate:
             raise DSMError("the activation is linear (mu_*^2 = 0): the m = inf model has no implicit ridge")
         c = self.constants
         self.fixed = {"a": c.a_t, "h": c.h_t, "mu1": c.mu1, "mus": c.mu_star, "zeta": 0}
-        if self.m == math.inf:
+        if self.m != 1:
             self.fixed["kappa"] = c.kappa
         if self.structured:
             self.fixed["psi_d"] = c.psi_d
@@ -127,9 +128,9 @@ class Theory:
                 x = mpmath.mpmathify(str(v))
             if mpmath.im(x) != 0 or x < 0:
                 raise DSMError(f"lam must be >= 0, got {v}")
-            if x == 0 and self.m == 1:
-                raise DSMError("lam = 0 with m = 1: the ridgeless limit of the m = 1 model diverges at "
-                               "psi_p = psi_n and is not what the pencil computes; use a small lam > 0")
+            if x == 0 and self.m != math.inf:
+                raise DSMError(f"lam = 0 with m = {self.m}: the ridgeless limit of a finite-m model diverges at "
+                               "psi_p = m psi_n and is not what the pencil computes; use a small lam > 0")
 
     def curve(self, psi_n, psi_p, lam, progress=None):
         """Errors along a grid: exactly one of ``psi_n``, ``psi_p``, ``lam`` is a sequence.
@@ -165,11 +166,12 @@ class Theory:
             r = q["psi_d"] if s == "par" else q["psi_perp"] if s == "perp" else mpmath.mpf(1)
             f = names[self.targets[("f", s)]]
             g_f, dg_f_lam, dg_f_zeta = row[f], row[f"d{f}/dlam"], row[f"d{f}/dzeta"]
-            if self.m == 1:
+            if self.m != math.inf:
+                m = self.m
                 g_w = row[names[self.targets[("w", s)]]]
-                T1 = r * (psi_n - g_f) / (h * psi_n)
-                T2 = r * dg_f_lam / (h * psi_n)
-                S = -r * dg_f_zeta / (h * psi_n)
+                T1 = r * (m * psi_n - g_f) / (h * psi_n * m)
+                T2 = r * dg_f_lam / (h * psi_n * m)
+                S = -r * dg_f_zeta / (h * psi_n * m)
                 T4 = r * g_w / mpmath.sqrt(h)
             else:
                 T1 = mu1**2 * r * g_f
@@ -189,7 +191,7 @@ class Theory:
                 f"{[mpmath.nstr(v, 5) for v in parts.values()]}) at {point}: the solution left the physical branch"
             )
         record = {
-            "m": "1" if self.m == 1 else "inf",
+            "m": "inf" if self.m == math.inf else str(self.m),
             "t": str(self.t),
             "psi_n": point["psi_n"],
             "psi_p": point["psi_p"],

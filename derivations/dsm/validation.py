@@ -49,6 +49,8 @@ POINTS = (
     Point("inf", "1", "tanh", "1", 0.5, 2, "1e-1"),
     Point("1", "0.01", "tanh", "1", 0.5, 16, "1e-1"),
     Point("inf", "0.01", "relu", "1", 2, 0.25, "1e-3"),
+    Point("2", "0.1", "tanh", "1", 2, 1, "1e-2"),
+    Point("3", "1", "relu", "0.5", 0.5, 2, "1e-1"),
 )
 
 METRICS = ("train_error", "test_error", "dsm_test_loss", "test_error_parallel", "test_error_orthogonal")
@@ -56,7 +58,7 @@ METRICS = ("train_error", "test_error", "dsm_test_loss", "test_error_parallel", 
 
 def _simulate(point, d, seeds, seed):
     return simulate(point.activation, float(point.t), point.psi_n, point.psi_p, float(point.lam),
-                    math.inf if point.m == "inf" else 1, d=d, psi_d=float(point.psi_d), seeds=seeds, seed=seed)
+                    math.inf if point.m == "inf" else int(point.m), d=d, psi_d=float(point.psi_d), seeds=seeds, seed=seed)
 
 
 def _agrees(value, mean, stderr):
