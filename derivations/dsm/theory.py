@@ -41,6 +41,7 @@ import mpmath
 from pencils import DysonSystem, load
 from pencils.solver import GUARD
 from pencils.sweep import sweep
+from pencils.values import to_mpmath
 
 from .equivalence import gaussian_equivalence
 from .pencils import dsm_pencil, pencil_path, subspaces, targets
@@ -70,12 +71,18 @@ def parse_m(m):
     return int(m)
 
 
-def _positive(name, value):
+def _real(name, value):
+    """``value`` read at full precision (strings exactly); :class:`DSMError` unless it is real."""
     with mpmath.workdps(50):
-        x = mpmath.mpmathify(str(value))
-    if mpmath.im(x) != 0 or x <= 0:
+        x = to_mpmath(value)
+    if mpmath.im(x) != 0:
+        raise DSMError(f"{name} must be real, got {value}")
+    return mpmath.re(x)
+
+
+def _positive(name, value):
+    if _real(name, value) <= 0:
         raise DSMError(f"{name} must be positive, got {value}")
-    return value
 
 
 class Theory:
@@ -124,9 +131,8 @@ class Theory:
             for v in values:
                 _positive(name, v)
         for v in lam:
-            with mpmath.workdps(50):
-                x = mpmath.mpmathify(str(v))
-            if mpmath.im(x) != 0 or x < 0:
+            x = _real("lam", v)
+            if x < 0:
                 raise DSMError(f"lam must be >= 0, got {v}")
             if x == 0 and self.m != math.inf:
                 raise DSMError(f"lam = 0 with m = {self.m}: the ridgeless limit of a finite-m model diverges at "
