@@ -606,8 +606,7 @@ def _verify(compiled, values, u, point, dps, tol):
         u = [mpmath.re(x) for x in u]
         if compiled.symmetric and _stieltjes_response(compiled, values, u, point, small):
             checks.append("stieltjes")
-    elif compiled.symmetric and _stieltjes_sign(compiled, values):
-        sign = _stieltjes_sign(compiled, values)
+    elif compiled.symmetric and (sign := _stieltjes_sign(compiled, values)):
         for inv in inverses:
             if any(sign * e > small for e in _imaginary_part_eigenvalues(inv)):
                 raise AdmissibilityError(
