@@ -122,14 +122,18 @@ def _solve(args):
             print(table.to_csv(), end="")
         return 0
     solution = solve(system, at, dps=args.dps)
+    derivatives = list(args.derivative or ())
+    series = solution.taylor(derivatives, args.order) if derivatives else {}
     records = {}
     for t in system.targets:
         name = str(system.symbols[t])
         records[name] = full_string(solution.targets[t], args.dps)
-        for w in args.derivative or ():
+        for w in derivatives:
             for order in range(1, args.order + 1):
                 key = f"d{'' if order == 1 else order}{name}/d{w}{'' if order == 1 else order}"
-                records[key] = full_string(solution.derivative(w, order=order, target=t), args.dps)
+                with mpmath.workdps(args.dps + GUARD):
+                    value = series[w][t][order] * mpmath.factorial(order)
+                records[key] = full_string(value, args.dps)
     if args.json:
         data = {
             "point": {k: full_string(v, args.dps) for k, v in solution.point.items()},
