@@ -26,6 +26,7 @@ from .exceptions import (
     DomainError,
     EliminationError,
     MonteCarloError,
+    ParseError,
     PencilFormatError,
     PencilsError,
     PencilValidationError,
@@ -43,7 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdmissibilityError", "ConvergenceError", "DomainError", "DysonSystem", "EliminationError",
-    "GaussianMatrix", "MonteCarloError", "Pencil", "PencilFormatError", "PencilValidationError",
+    "GaussianMatrix", "MonteCarloError", "ParseError", "Pencil", "PencilFormatError", "PencilValidationError",
     "PencilsError", "SingularPointError", "Solution", "SolverError", "Structure", "StructureError",
     "WignerMatrix", "dumps", "load", "loads", "ratio", "ratios", "save", "solve",
 ]

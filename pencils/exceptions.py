@@ -8,6 +8,7 @@ __all__ = [
     "PencilsError",
     "PencilValidationError",
     "PencilFormatError",
+    "ParseError",
     "StructureError",
     "EliminationError",
     "DomainError",
@@ -32,6 +33,15 @@ class PencilValidationError(PencilsError, ValueError):
 
 class PencilFormatError(PencilsError, ValueError):
     """A pencil text file cannot be read."""
+
+
+class ParseError(PencilFormatError):
+    """A text (pencil file entry, parameter value, expression) breaks the expression syntax.
+
+    Raised by :mod:`pencils.parsing`, the one parser of user text: the message
+    names the place (e.g. ``block (1, 2)``), quotes the text and marks the
+    position with a caret. Nothing of the text is ever evaluated as Python.
+    """
 
 
 class StructureError(PencilsError):

@@ -1,9 +1,13 @@
 """A readable text format for pencils (TOML), without pickles.
 
 A pencil file declares its parameters (with their domain), its random
-matrices (kind, shape as ratios, variance) and its blocks as SymPy strings;
-``X.T`` is the transpose of ``X``. Every other name is a ratio if it appears
-in a size or a shape, and an error otherwise.
+matrices (kind, shape as ratios, variance) and its blocks as strings in the
+expression syntax of :mod:`pencils.parsing` (exact decimals, ``+ - * / **``,
+``sqrt``, ``exp``..., ``I`` or ``j`` for complex numbers, ``pi``, ``E``);
+``X.T`` is the transpose of ``X``. Nothing in the file is evaluated as Python.
+Every other name is a ratio (a positive symbol) if it appears in a size or a
+shape, and an error otherwise. A variance is real and positive: it may use
+the ratios and the parameters, not the matrices.
 
 .. code-block:: toml
 
@@ -36,21 +40,20 @@ True
 """
 
 import json
-import re
 import tomllib
-from tokenize import TokenError
 
 import sympy as sp
-from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
-from .exceptions import PencilFormatError
+from .exceptions import PencilFormatError, PencilValidationError
 from .matrices import GaussianMatrix, WignerMatrix
+from .parsing import CONSTANTS, FUNCTIONS, names_in, parse_expression
 from .pencil import Pencil
 
 __all__ = ["load", "loads", "save", "dumps"]
 
 DOMAINS = {"complex": {}, "real": {"real": True}, "positive": {"positive": True}}
-_TRANSPOSE = re.compile(r"\b([A-Za-z_]\w*)\.T\b")
+KEYS = ("name", "description", "sizes", "spaces", "parameters", "matrices", "blocks")
+MATRIX_KEYS = {"gaussian": ("kind", "shape", "variance"), "wigner": ("kind", "size", "variance")}
 
 
 def _domain(symbol):
@@ -103,43 +106,86 @@ def save(pencil, path):
 
 
 def load(path):
-    """Read a pencil from a text file.
+    """Read a pencil from a text file (UTF-8).
 
     Raises
     ------
     PencilFormatError
-        When the file is not a valid pencil file (with the reason).
+        When the file is not a valid pencil file (with the file, the place and
+        the reason); :class:`~pencils.exceptions.ParseError` for an expression
+        outside the syntax.
     PencilValidationError
         When the pencil it describes breaks a rule of linear pencils.
     """
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PencilFormatError(
+            f"{path}: not UTF-8 text: byte {exc.start} (line {line}) is "
+            f"{data[exc.start:exc.start + 1]!r}; save the file as UTF-8"
+        ) from None
     try:
         return loads(text)
-    except PencilFormatError as exc:
-        raise PencilFormatError(f"{path}: {exc}") from None
+    except (PencilFormatError, PencilValidationError) as exc:
+        raise type(exc)(f"{path}: {exc}") from None
 
 
-def _expression(text, names, where):
-    if not isinstance(text, str | int | float):
-        raise PencilFormatError(f"{where}: expected a string, got {text!r}")
-    source = _TRANSPOSE.sub(lambda m: f"__transpose_{m.group(1)}", str(text))
-    try:
-        return parse_expr(source, local_dict=dict(names), transformations=standard_transformations)
-    except (SyntaxError, TypeError, sp.SympifyError, TokenError) as exc:
-        raise PencilFormatError(f"{where}: cannot parse {text!r} ({exc})") from None
+def _text(value, where):
+    if not isinstance(value, str):
+        raise PencilFormatError(f"{where}: expected a string, got {value!r} ({type(value).__name__})")
+    return value
 
+
+def _texts(value, where, count=None):
+    if not isinstance(value, list):
+        raise PencilFormatError(f"{where}: expected a list of strings, got {value!r}")
+    if count is not None and len(value) != count:
+        raise PencilFormatError(f"{where}: expected {count} strings, got {len(value)}")
+    return [_text(v, f"{where} ({i + 1})") for i, v in enumerate(value)]
+
+
+def _table(value, where):
+    if not isinstance(value, dict):
+        raise PencilFormatError(f"{where} must be a table, got {value!r}")
+    return value
+
+
+def _check_keys(table, allowed, where):
+    unknown = set(table) - set(allowed)
+    if unknown:
+        raise PencilFormatError(f"{where}unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(allowed)}")
+
+
+def _check_name(name, what):
+    if not (name.isidentifier() and name.isascii()) or "__" in name or name in FUNCTIONS:
+        raise PencilFormatError(
+            f"{what} {name!r}: a name is an ASCII identifier without '__' and not a function name"
+        )
 
 
 def loads(text):
-    """Read a pencil from the text of a pencil file."""
+    """Read a pencil from the text of a pencil file.
+
+    Raises
+    ------
+    PencilFormatError
+        When the text is not a valid pencil file, naming the place
+        (:class:`~pencils.exceptions.ParseError` for an expression).
+    PencilValidationError
+        When the pencil it describes breaks a rule of linear pencils.
+    """
+    if not isinstance(text, str):
+        raise PencilFormatError(
+            f"loads reads the text (str) of a pencil file, got {type(text).__name__}; load(path) reads a file"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PencilFormatError(f"not valid TOML: {exc}") from None
-    unknown = set(data) - {"name", "description", "sizes", "spaces", "parameters", "matrices", "blocks"}
-    if unknown:
-        raise PencilFormatError(f"unknown key(s) {', '.join(sorted(unknown))}")
+    _check_keys(data, KEYS, "")
     for key in ("sizes", "blocks"):
         if key not in data:
             raise PencilFormatError(f"missing '{key}'")
@@ -148,49 +194,70 @@ def loads(text):
         raise PencilFormatError("'parameters' must be a table: name = \"complex\" | \"real\" | \"positive\"")
     symbols = {}
     for name, domain in parameters.items():
-        if domain not in DOMAINS:
+        _check_name(name, "parameter")
+        if not isinstance(domain, str) or domain not in DOMAINS:
             raise PencilFormatError(f"parameter {name}: domain {domain!r} is not one of {', '.join(DOMAINS)}")
         symbols[name] = sp.Symbol(name, **DOMAINS[domain])
-    declared = data.get("matrices", {})
-    ratio_sources = list(data["sizes"])
+    declared = _table(data.get("matrices", {}), "'matrices'")
+    size_texts = [(s, f"size {i + 1}") for i, s in enumerate(_texts(data["sizes"], "sizes"))]
     for name, spec in declared.items():
-        ratio_sources += spec.get("shape", []) + ([spec["size"]] if "size" in spec else [])
-    for source in ratio_sources:
-        for token in re.findall(r"[A-Za-z_]\w*", str(source)):
-            if token not in symbols and token not in {"sqrt", "Rational"}:
-                symbols[token] = sp.Symbol(token, positive=True)
-    names = dict(symbols)
-    sizes = [_expression(s, names, "sizes") for s in data["sizes"]]
-    for name, spec in declared.items():
+        _check_name(name, "matrix")
         where = f"matrix {name}"
-        kind = spec.get("kind", "gaussian")
-        variance = _expression(spec.get("variance", "1"), names, f"{where}: variance")
+        spec = _table(spec, where)
+        kind = _text(spec.get("kind", "gaussian"), f"{where}: kind")
+        if kind not in MATRIX_KEYS:
+            raise PencilFormatError(f"{where}: kind {kind!r} is not 'gaussian' or 'wigner'")
+        _check_keys(spec, MATRIX_KEYS[kind], f"{where}: ")
+        if name in symbols:
+            raise PencilFormatError(f"{where}: the name is already a parameter")
         if kind == "gaussian":
-            if "shape" not in spec or len(spec["shape"]) != 2:
+            if "shape" not in spec or not isinstance(spec["shape"], list) or len(spec["shape"]) != 2:
                 raise PencilFormatError(f"{where}: a Gaussian matrix needs shape = [rows, cols]")
-            rows, cols = (_expression(s, names, f"{where}: shape") for s in spec["shape"])
-            matrix = GaussianMatrix(name, rows, cols, variance)
-            names[f"__transpose_{name}"] = matrix.T
-        elif kind == "wigner":
+            size_texts += [(s, f"{where}: shape") for s in _texts(spec["shape"], f"{where}: shape", 2)]
+        else:
             if "size" not in spec:
                 raise PencilFormatError(f"{where}: a Wigner matrix needs size = ratio")
-            matrix = WignerMatrix(name, _expression(spec["size"], names, f"{where}: size"), variance)
-            names[f"__transpose_{name}"] = matrix
+            size_texts.append((_text(spec["size"], f"{where}: size"), f"{where}: size"))
+    for source, where in size_texts:  # every other name of a size or a shape is a ratio
+        for token in names_in(source, where=where):
+            if token in declared:
+                raise PencilFormatError(f"{where}: {token} is a matrix, not a ratio")
+            if token not in symbols and token not in CONSTANTS and token not in FUNCTIONS and token != "I":
+                symbols[token] = sp.Symbol(token, positive=True)
+    scalars = {**CONSTANTS, **symbols}
+    sizes = [parse_expression(source, scalars, where=where) for source, where in size_texts[: len(data["sizes"])]]
+    names = dict(scalars)
+    for name, spec in declared.items():
+        where = f"matrix {name}"
+        variance = parse_expression(
+            _text(spec.get("variance", "1"), f"{where}: variance"), scalars, where=f"{where}: variance"
+        )
+        if variance.is_real is not True:
+            raise PencilFormatError(
+                f"{where}: variance {variance} is not real; a variance is real and positive "
+                "(declare its parameters real or positive)"
+            )
+        if spec.get("kind", "gaussian") == "gaussian":
+            rows, cols = (parse_expression(s, scalars, where=f"{where}: shape") for s in spec["shape"])
+            names[name] = GaussianMatrix(name, rows, cols, variance)
         else:
-            raise PencilFormatError(f"{where}: kind {kind!r} is not 'gaussian' or 'wigner'")
-        names[name] = matrix
-    rows = data["blocks"].get("rows") if isinstance(data["blocks"], dict) else None
+            names[name] = WignerMatrix(name, parse_expression(spec["size"], scalars, where=f"{where}: size"), variance)
+    blocks = _table(data["blocks"], "[blocks]")
+    _check_keys(blocks, ("rows",), "[blocks]: ")
+    rows = blocks.get("rows")
     if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
         raise PencilFormatError("[blocks] needs rows = [[...], [...], ...]")
     blocks = [
-        [_expression(b, names, f"block ({i + 1}, {j + 1})") for j, b in enumerate(row)]
+        [parse_expression(_text(b, f"block ({i + 1}, {j + 1})"), names, where=f"block ({i + 1}, {j + 1})")
+         for j, b in enumerate(row)]
         for i, row in enumerate(rows)
     ]
+    spaces = data.get("spaces")
     return Pencil(
         blocks,
         sizes,
         parameters=list(symbols[p] for p in parameters),
-        spaces=data.get("spaces"),
-        name=data.get("name", ""),
-        description=data.get("description", ""),
+        spaces=None if spaces is None else _texts(spaces, "spaces"),
+        name=_text(data.get("name", ""), "name"),
+        description=_text(data.get("description", ""), "description"),
     )
