@@ -17,6 +17,8 @@ q &= \\frac{1}{- \\tilde q \\psi + z} \\\\
 \\end{aligned}
 """
 
+import re
+
 import sympy as sp
 
 from .dyson import DysonSystem
@@ -59,10 +61,15 @@ def _symbol_names(system, names):
         entry = tuple(key) if isinstance(key, tuple | list) else next(
             (e for e, s in system.symbols.items() if s.name == str(key)), None
         )
-        if entry not in system.symbols:
+        if entry in system.symbols:
+            result[system.symbols[entry]] = latex
+        elif isinstance(key, tuple | list) or _ENTRY.fullmatch(str(key)):
             raise KeyError(f"{key} is not an unknown or a target of the system")
-        result[system.symbols[entry]] = latex
+        # else: a parameter this pencil does not have (one table of names serves several pencils)
     return result
+
+
+_ENTRY = re.compile(r"g_?\d+(_\d+)?")
 
 
 def system_latex(system, names=None):
@@ -74,6 +81,8 @@ def system_latex(system, names=None):
     names : dict, optional
         LaTeX names for entries of ``G``, keyed by ``(i, j)`` or by name
         (``{"g11": "q"}``), and for parameters (``{"lam": r"\\lambda"}``).
+        Names of parameters that the pencil does not have are ignored; an
+        entry that is not an unknown or a target raises :class:`KeyError`.
     """
     symbol_names = _symbol_names(system, names)
 

@@ -42,3 +42,14 @@ def test_docs_show_every_textbook_system(textbook, name):
     docs = DOCS.read_text()
     assert pencil_latex(textbook[name]) in docs
     assert system_latex(DysonSystem(textbook[name])) in docs
+
+
+def test_names_of_absent_parameters_are_ignored(textbook):
+    """One table of LaTeX names serves several pencils (``pencils equations dsm --m 1`` has no kappa)."""
+    system = DysonSystem(textbook["ridge"])
+    text = system_latex(system, names={"lam": r"\lambda", "kappa": r"\kappa", "mus": r"\mu_*"})
+    assert "\\lambda" in text and "kappa" not in text
+    with pytest.raises(KeyError, match="g33"):
+        system_latex(system, names={"g33": "q"})
+    with pytest.raises(KeyError):
+        system_latex(system, names={(3, 3): "q"})

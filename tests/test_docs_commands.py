@@ -1,0 +1,159 @@
+"""Every ``pencils ...`` command printed in README.md and docs/*.md runs, exits 0 and writes something.
+
+The commands are read from the Markdown files themselves (fenced code blocks,
+indented command lines, inline code spans, ``a && pencils ...`` chains), so a new
+documented command gets a test without anyone writing one. Optional flags
+written ``[--latex]`` are tried in every combination; ``> file`` becomes a file
+in ``tmp_path``; paths under ``derivations/`` are read from the repository.
+Where the docs show the output of a command (``After `pencils ...`:`` and a
+code block), the output must contain it.
+
+``curve``, ``figure`` and ``validate`` of the DSM model take from seconds to
+minutes and are marked slow; the simulations that ``validate`` runs are shared
+between its documented variants (same seeds, so the same numbers: the commands
+run whole, only no simulation is computed twice).
+"""
+
+import itertools
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from pencils.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SUBCOMMANDS = ("equations", "solve", "check", "curve", "figure", "validate")
+#: commands with placeholders: shown as templates, not runnable as printed
+TEMPLATES = {"pencils equations FILE --latex"}
+#: subcommands that take more than a few seconds as documented
+SLOW = ("curve", "figure", "validate")
+OUTPUT_OPTIONS = ("--json", "--csv", "--plot", "--out")
+
+
+def _commands_in_line(text):
+    """``pencils ...`` commands in one line of shell (comments dropped, ``&&`` chains split)."""
+    found = []
+    for segment in re.split(r"&&|;", text):
+        segment = segment.split(" #")[0].strip()
+        if segment.startswith("$ "):
+            segment = segment[2:]
+        if re.match(r"pencils\s+(" + "|".join(SUBCOMMANDS) + r")\b", segment):
+            found.append(" ".join(segment.split()))
+    return found
+
+
+def documented():
+    """``{command: (file, expected output or None)}`` for every command printed in the docs."""
+    commands = {}
+    for doc in DOCS:
+        lines = doc.read_text(encoding="utf-8").splitlines()
+        fenced = False
+        for n, line in enumerate(lines):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+                continue
+            if fenced or line.startswith("    ") or line.startswith("\t"):
+                for command in _commands_in_line(line):
+                    commands.setdefault(command, (doc.name, None))
+                continue
+            for span in re.findall(r"`([^`]+)`", line):
+                for command in _commands_in_line(span):
+                    expected = None
+                    rest = [x for x in lines[n + 1:n + 3] if x.strip()]
+                    if line.rstrip().endswith(":") and rest and rest[0].startswith("```"):
+                        start = lines.index(rest[0], n + 1) + 1
+                        end = next(i for i in range(start, len(lines)) if lines[i].startswith("```"))
+                        expected = "\n".join(lines[start:end])
+                    if commands.get(command, (None, None))[1] is None:
+                        commands[command] = (doc.name, expected)
+    return commands
+
+
+def variants(command):
+    """The command with every combination of its ``[--optional]`` flags."""
+    optional = re.findall(r"\[([^\]]+)\]", command)
+    base = re.sub(r"\s*\[[^\]]+\]", "", command)
+    for chosen in itertools.chain.from_iterable(itertools.combinations(optional, k) for k in range(len(optional) + 1)):
+        yield " ".join([base, *chosen])
+
+
+COMMANDS = documented()
+RUNS = {}
+for _command, (_, _expected) in sorted(COMMANDS.items()):
+    if _command not in TEMPLATES:
+        for _variant in variants(_command):
+            RUNS[_variant] = RUNS.get(_variant) or _expected
+CASES = [
+    pytest.param(variant, expected, id=variant, marks=[pytest.mark.slow] if variant.split()[1] in SLOW else [])
+    for variant, expected in RUNS.items()
+]
+
+
+def test_the_docs_print_the_commands_we_expect():
+    """The extraction finds the documented commands (a parser that found none would pass every test)."""
+    assert len(COMMANDS) >= 15
+    for must in ("pencils equations dsm --m 1 --latex", "pencils figure dsm", "pencils validate dsm --extrapolate",
+                 "pencils solve derivations/textbook/ridge.pencil --at psi=2 --sweep lam=1e-3:10:200 --log > ridge.csv"):
+        assert must in COMMANDS, must
+    assert TEMPLATES <= set(COMMANDS), "a template listed here is no longer in the docs"
+
+
+def test_every_command_line_of_the_docs_is_covered():
+    """Every line of the docs that names a pencils subcommand is a tested command or a listed template."""
+    covered = set(COMMANDS)
+    for doc in DOCS:
+        for line in doc.read_text(encoding="utf-8").splitlines():
+            for match in re.finditer(r"pencils (" + "|".join(SUBCOMMANDS) + r")\b", line):
+                if "`pencils " + match.group(1) in line or line.lstrip().startswith("pencils") or "&& pencils" in line:
+                    assert any(c in line or c.split(" #")[0] in line for c in covered), (doc.name, line)
+
+
+@pytest.fixture
+def shared_simulations(monkeypatch):
+    """Simulations of the real model computed once per session (deterministic: same seeds, same numbers)."""
+    import derivations.dsm.validation as validation
+
+    real = _SIMULATIONS.setdefault("simulate", validation.simulate)
+
+    def cached(*args, **kwargs):
+        key = repr((args, sorted(kwargs.items())))
+        if key not in _SIMULATIONS:
+            _SIMULATIONS[key] = real(*args, **kwargs)
+        return _SIMULATIONS[key]
+
+    monkeypatch.setattr(validation, "simulate", cached)
+
+
+_SIMULATIONS = {}
+
+
+@pytest.mark.parametrize("command, expected", CASES)
+def test_documented_command_runs(command, expected, tmp_path, monkeypatch, capsys, request):
+    if command.split()[1] == "validate":
+        request.getfixturevalue("shared_simulations")
+    monkeypatch.chdir(tmp_path)
+    words = shlex.split(command, comments=True)[1:]
+    redirect = None
+    if ">" in words:
+        at = words.index(">")
+        redirect, words = tmp_path / words[at + 1], words[:at] + words[at + 2:]
+    argv = [str(ROOT / w) if w.startswith("derivations/") else w for w in words]
+    status = main(argv)
+    out, err = capsys.readouterr()
+    assert status == 0, f"{command} exited {status}: {err[-2000:]}"
+    assert "Traceback" not in err
+    if redirect is not None:
+        redirect.write_text(out)
+    outputs = [tmp_path / argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUT_OPTIONS]
+    if argv[:2] == ["figure", "dsm"] and "--out" not in argv:
+        outputs = [tmp_path / "out"]
+    for path in outputs + ([redirect] if redirect else []):
+        assert path.exists(), f"{command} did not write {path.name}"
+        assert (any(path.iterdir()) if path.is_dir() else path.stat().st_size > 0), f"{path.name} is empty"
+    if not outputs and redirect is None:
+        assert out.strip(), f"{command} printed nothing"
+    if expected is not None:
+        assert expected.strip() in out, f"the docs show output that {command} does not print"
