@@ -11,9 +11,13 @@ Run ``pencils COMMAND --help`` for the options.
 """
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
+import signal
 import sys
+import threading
 
 import mpmath
 import sympy as sp
@@ -24,14 +28,52 @@ from .exceptions import PencilsError
 from .io import load
 from .latex import latex_document, system_latex
 from .montecarlo import monte_carlo
+from .output import CSVSink, DocumentSink, RecordWriter, Terminated, interruption, json_document
 from .values import full_string
 from .solver import GUARD, solve
-from .sweep import grid, sweep
+from .sweep import grid, sweep, sweep_layout
 
-__all__ = ["main", "show_system", "parser"]
+__all__ = ["main", "show_system", "parser", "ArgumentParser", "UsageError", "dps_option", "positive_int"]
 
 MODELS = {"dsm": "derivations.dsm.cli"}
 MODEL_COMMANDS = {"equations": "equations", "curve": "curve", "figure": "figure", "validate": "validate"}
+
+
+class UsageError(PencilsError):
+    """Bad command-line input (reported as ``pencils: error: ...``, exit status 2)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with errors raised as :class:`UsageError` (one ``pencils: error:`` line, no exit)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+MIN_DPS, MAX_DPS = 10, 10_000
+
+
+def dps_option(text):
+    """``--dps``: an integer number of decimal digits from 10 to 10 000."""
+    try:
+        dps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of digits, got {text!r}") from None
+    if not MIN_DPS <= dps <= MAX_DPS:
+        raise argparse.ArgumentTypeError(f"expected {MIN_DPS} to {MAX_DPS} digits, got {dps}")
+    return dps
+
+
+def positive_int(text):
+    """A positive integer option (``--N``, ``--seeds``, ``--order``...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def _pair(text):
@@ -44,7 +86,7 @@ def _pair(text):
 
 def _assignment(text):
     name, sep, value = text.partition("=")
-    if not sep or not name:
+    if not sep or not name.strip() or not value.strip():
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name.strip(), value.strip()
 
@@ -109,18 +151,7 @@ def _solve(args):
     system = DysonSystem(pencil, target=_targets(args))
     at = dict(args.at or [])
     if args.sweep:
-        name, spec = args.sweep
-        parts = spec.split(":")
-        if len(parts) != 3:
-            raise PencilsError("--sweep takes NAME=START:STOP:COUNT")
-        with mpmath.workdps(args.dps + GUARD):
-            values = grid(parts[0], parts[1], int(parts[2]), log=args.log)
-        table = sweep(system, name, values, at, dps=args.dps, derivatives=args.derivative or ())
-        if args.json:
-            print(table.to_json(), end="")
-        else:
-            print(table.to_csv(), end="")
-        return 0
+        return _sweep(args, pencil, system, at)
     solution = solve(system, at, dps=args.dps)
     derivatives = list(args.derivative or ())
     series = solution.taylor(derivatives, args.order) if derivatives else {}
@@ -153,6 +184,36 @@ def _solve(args):
             f"# dps {args.dps}, residual {mpmath.nstr(solution.residual, 3)}, {solution.iterations} "
             f"Newton iterations, checks: {', '.join(solution.checks)}; {solution.path}"
         )
+    return 0
+
+
+def _sweep(args, pencil, system, at):
+    """``pencils solve --sweep``: each point written (CSV: flushed line; JSON: at the end) as it is solved."""
+    name, spec = args.sweep
+    parts = spec.split(":")
+    if len(parts) != 3:
+        raise UsageError(f"--sweep takes NAME=START:STOP:COUNT, got {name}={spec}")
+    try:
+        count = int(parts[2])
+    except ValueError:
+        raise UsageError(f"--sweep {name}={spec}: COUNT must be an integer, got {parts[2]!r}") from None
+    if count < 2:
+        raise UsageError(f"--sweep {name}={spec}: COUNT must be at least 2, got {count}")
+    if name in at:
+        raise UsageError(f"--sweep {name}={spec}: {name} is also fixed by --at {name}={at[name]}")
+    with mpmath.workdps(args.dps + GUARD):
+        try:
+            values = grid(parts[0], parts[1], count, log=args.log)
+        except PencilsError as exc:
+            raise UsageError(f"--sweep {name}={spec}{' --log' if args.log else ''}: {exc}") from None
+    derivatives = args.derivative or ()
+    columns, provenance = sweep_layout(system, name, at, args.dps, derivatives)
+    if args.json:
+        sink = DocumentSink(sys.stdout, json_document(columns, provenance, args.dps))
+    else:
+        sink = CSVSink(sys.stdout, columns, [f"# {k}: {v}" for k, v in provenance.items()], args.dps)
+    with RecordWriter([sink], total=len(values)) as writer:
+        sweep(system, name, values, at, dps=args.dps, derivatives=derivatives, progress=writer.add)
     return 0
 
 
@@ -190,7 +251,7 @@ def _model(name):
 
 def parser():
     """The argument parser of the ``pencils`` command."""
-    p = argparse.ArgumentParser(prog="pencils", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="pencils", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"pencils {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -210,9 +271,10 @@ def parser():
     s.add_argument("--at", type=_assignment, nargs="+", action="extend", help="NAME=VALUE ...", default=[])
     s.add_argument("--target", type=_pair, action="append")
     s.add_argument("--derivative", action="append", help="parameter to differentiate in; repeatable")
-    s.add_argument("--order", type=int, default=1, help="highest derivative order (default 1)")
-    s.add_argument("--dps", type=int, default=30, help="decimal digits (default 30)")
-    s.add_argument("--sweep", type=_assignment, help="NAME=START:STOP:COUNT, a warm-started sweep (CSV)")
+    s.add_argument("--order", type=positive_int, default=1, help="highest derivative order (default 1)")
+    s.add_argument("--dps", type=dps_option, default=30, help="decimal digits, 10 to 10000 (default 30)")
+    s.add_argument("--sweep", type=_assignment, help="NAME=START:STOP:COUNT (COUNT >= 2), a warm-started sweep: "
+                                                     "CSV on standard output, one line per point as it is solved")
     s.add_argument("--log", action="store_true", help="with --sweep: geometric grid")
     s.add_argument("--json", action="store_true")
     s.set_defaults(run=_solve)
@@ -221,8 +283,8 @@ def parser():
     c.add_argument("file")
     c.add_argument("--at", type=_assignment, nargs="+", action="extend", default=[])
     c.add_argument("--target", type=_pair, action="append")
-    c.add_argument("--N", type=int, default=400, help="reference dimension (default 400)")
-    c.add_argument("--seeds", type=int, default=20, help="independent draws (default 20)")
+    c.add_argument("--N", type=positive_int, default=400, help="reference dimension (default 400)")
+    c.add_argument("--seeds", type=positive_int, default=20, help="independent draws (default 20)")
     c.add_argument("--seed", type=int, default=0)
     c.set_defaults(run=_check)
 
@@ -233,21 +295,80 @@ def parser():
     return p
 
 
-def main(argv=None):
-    """Entry point of the ``pencils`` command; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if len(argv) >= 2 and argv[0] in MODEL_COMMANDS and argv[1] in MODELS:
-        # a model's command: the model parses its own options
-        run = getattr(_model(argv[1]), MODEL_COMMANDS[argv[0]])
-        rest = argv[2:]
-    else:
-        args = parser().parse_args(argv)
-        run, rest = args.run, args
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises :class:`~pencils.output.Terminated` while the command runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        return run(rest)
-    except (PencilsError, OSError) as exc:
-        print(f"pencils: error: {exc}", file=sys.stderr)
-        return 2
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _say(text):
+    try:
+        print(f"pencils: {text}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+def _notes(exc):
+    for note in getattr(exc, "__notes__", ()):
+        _say(note)
+
+
+def _quiet_stdout():
+    """After a broken pipe: point standard output at /dev/null so that exiting does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both
+        pass
+
+
+def main(argv=None):
+    """Entry point of the ``pencils`` command; returns the exit status.
+
+    0 success; 1 a check that disagrees (``check``, ``validate``); 2 an error
+    (one ``pencils: error: ...`` line, never a traceback, for bad input and for
+    every error of the library and its models); 130 Ctrl-C (SIGINT), 143
+    SIGTERM, 141 a closed output pipe. Records already computed are kept, and
+    the command says how many it wrote where.
+    """
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    errors = (PencilsError, OSError)
+    with _sigterm_as_interrupt():
+        try:
+            if len(argv) >= 2 and argv[0] in MODEL_COMMANDS and argv[1] in MODELS:
+                # a model's command: the model parses its own options
+                model = _model(argv[1])
+                errors += tuple(getattr(model, "ERRORS", ()))
+                run = getattr(model, MODEL_COMMANDS[argv[0]])
+                rest = argv[2:]
+            else:
+                args = parser().parse_args(argv)
+                run, rest = args.run, args
+            return run(rest)
+        except KeyboardInterrupt as exc:
+            _say(interruption(exc))
+            _notes(exc)
+            return 143 if isinstance(exc, Terminated) else 130
+        except BrokenPipeError:
+            _quiet_stdout()
+            return 141
+        except errors as exc:
+            _say(f"error: {exc}")
+            _notes(exc)
+            return 2
+        except SystemExit as exc:  # argparse's --help and --version
+            return exc.code if isinstance(exc.code, int) else 0
 
 
 if __name__ == "__main__":

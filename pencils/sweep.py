@@ -20,30 +20,45 @@ Examples
 0.84428877022476019010
 """
 
-import csv
-import io
 import json
 import sys
 
 import mpmath
 
 from . import __version__
+from .exceptions import DomainError
+from .output import as_text, csv_line
 from .values import full_string, to_mpmath
 from .solver import GUARD, solve
 
-__all__ = ["sweep", "grid", "Table"]
+__all__ = ["sweep", "sweep_layout", "grid", "Table"]
 
 
 def grid(start, stop, num, log=False):
-    """``num`` points from ``start`` to ``stop`` (geometric if ``log``), as mpmath numbers.
+    """``num >= 2`` points from ``start`` to ``stop`` (geometric if ``log``), as mpmath numbers.
+
+    A geometric grid needs real, non-zero ends of the same sign. Bad grids
+    raise :class:`~pencils.exceptions.DomainError`.
 
     >>> [float(x) for x in grid(1, 4, 3, log=True)]
     [1.0, 2.0, 4.0]
+    >>> grid(0, 1, 5, log=True)
+    Traceback (most recent call last):
+    ...
+    pencils.exceptions.DomainError: a geometric grid needs real, non-zero ends of the same sign, got 0 and 1
     """
-    a, b = to_mpmath(start), to_mpmath(stop)
+    if isinstance(num, bool) or not isinstance(num, int):
+        raise DomainError(f"the number of grid points must be an integer, got {num!r}")
     if num < 2:
-        return [a]
+        raise DomainError(f"a grid needs at least 2 points, got {num} (give a single value instead)")
+    a, b = to_mpmath(start), to_mpmath(stop)
+    for end in (a, b):
+        if not mpmath.isfinite(end):
+            raise DomainError(f"grid ends must be finite, got {start} and {stop}")
     if log:
+        if mpmath.im(a) != 0 or mpmath.im(b) != 0 or a == 0 or b == 0 or (mpmath.re(a) > 0) != (mpmath.re(b) > 0):
+            raise DomainError(f"a geometric grid needs real, non-zero ends of the same sign, got {start} and {stop}")
+        a, b = mpmath.re(a), mpmath.re(b)
         return [a * (b / a) ** (mpmath.mpf(i) / (num - 1)) for i in range(num)]
     return [a + (b - a) * mpmath.mpf(i) / (num - 1) for i in range(num)]
 
@@ -76,14 +91,13 @@ class Table:
 
     def to_csv(self, file=None):
         """Write CSV (with ``#`` provenance lines first) to a path or file; return the text."""
-        out = io.StringIO()
-        for key, value in self.provenance.items():
-            out.write(f"# {key}: {value}\n")
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(self.columns)
+        lines = [f"# {key}: {value}\n" for key, value in self.provenance.items()]
+        lines.append(csv_line(self.columns))
+        dps = self.provenance.get("dps")
         for row in self.rows:
-            writer.writerow([self._text(row[c]) for c in self.columns])
-        return _write(out.getvalue(), file)
+            text = as_text(row, dps)
+            lines.append(csv_line([text[c] for c in self.columns]))
+        return _write("".join(lines), file)
 
     def to_json(self, file=None):
         """Write JSON ``{"provenance": ..., "rows": [...]}`` to a path or file; return the text."""
@@ -111,6 +125,24 @@ def _write(text, file):
     return text
 
 
+def sweep_layout(system, over, at, dps=30, derivatives=()):
+    """The columns and the provenance of a :func:`sweep` table, known before any point is solved."""
+    at = {str(k): v for k, v in dict(at).items()}
+    names = {e: str(s) for e, s in system.symbols.items()}
+    target_names = [names[t] for t in system.targets]
+    derivative_names = [f"d{n}/d{w}" for w in derivatives for n in target_names]
+    columns = [over] + target_names + derivative_names + ["residual", "iterations", "path"]
+    provenance = {
+        "pencil": system.pencil.name or "unnamed",
+        "pencil_sha256": system.pencil.fingerprint(),
+        "targets": ", ".join(f"{names[t]} = g{t[0]},{t[1]}" for t in system.targets),
+        "fixed": ", ".join(f"{k}={v}" for k, v in at.items()),
+        "dps": dps,
+        "pencils_version": __version__,
+    }
+    return columns, provenance
+
+
 def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **options):
     """Solve ``system`` at every value of one parameter, warm-starting each point.
 
@@ -127,9 +159,12 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **opt
         Precision, as in :func:`pencils.solve`.
     derivatives : sequence of str
         Parameters in which to add the first derivative of every target.
-    progress : bool, optional
+    progress : bool or callable, optional
         Show a progress bar on standard error; default: when it is a terminal
-        and there are more than 20 points.
+        and there are more than 20 points. A callable is called instead with
+        each row (a dict, as in :attr:`Table.rows`) as soon as its point is
+        solved, so that a caller can write it out at once
+        (:mod:`pencils.output`).
     **options
         Passed to :func:`pencils.solve` (``tol``, ``max_iter``...).
 
@@ -143,13 +178,12 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **opt
     values = list(values)
     at = {str(k): v for k, v in dict(at).items()}
     if over in at:
-        raise ValueError(f"{over} is both swept and fixed")
+        raise DomainError(f"{over} is both swept and fixed ({over}={at[over]})")
     names = {e: str(s) for e, s in system.symbols.items()}
-    target_names = [names[t] for t in system.targets]
-    derivative_names = [f"d{n}/d{w}" for w in derivatives for n in target_names]
-    columns = [over] + target_names + derivative_names + ["residual", "iterations", "path"]
+    columns, provenance = sweep_layout(system, over, at, dps, derivatives)
     rows = []
-    show = progress if progress is not None else (len(values) > 20 and sys.stderr.isatty())
+    emit = progress if callable(progress) else None
+    show = False if emit else progress if progress is not None else (len(values) > 20 and sys.stderr.isatty())
     iterator = values
     if show:
         from tqdm import tqdm
@@ -176,12 +210,6 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **opt
                         row[f"d{names[t]}/d{w}"] = series[str(w)][t][1]
             row.update(residual=solution.residual, iterations=solution.iterations, path=solution.path)
             rows.append(row)
-    provenance = {
-        "pencil": system.pencil.name or "unnamed",
-        "pencil_sha256": system.pencil.fingerprint(),
-        "targets": ", ".join(f"{names[t]} = g{t[0]},{t[1]}" for t in system.targets),
-        "fixed": ", ".join(f"{k}={v}" for k, v in at.items()),
-        "dps": dps,
-        "pencils_version": __version__,
-    }
+            if emit is not None:
+                emit(row)
     return Table(columns, rows, provenance)

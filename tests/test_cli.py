@@ -1,3 +1,4 @@
+import csv
 import json
 
 import pytest
@@ -68,3 +69,105 @@ def test_check_against_monte_carlo(capsys):
 def test_errors_exit_2(capsys, argv, message):
     status, _, err = run(capsys, *argv)
     assert status == 2 and message in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--sweep", "lam=0:1:5", "--log"], "non-zero ends"),          # was ZeroDivisionError
+        (["--sweep", "lam=1:-1:5", "--log"], "same sign"),
+        (["--sweep", "lam=0.1:1:0"], "at least 2"),                     # was a printed row
+        (["--sweep", "lam=0.1:1:1"], "at least 2"),
+        (["--sweep", "lam=0.1:1:2.5"], "must be an integer"),
+        (["--sweep", "lam=0.1:1"], "NAME=START:STOP:COUNT"),
+        (["--sweep", "lam=0.1:1:3", "--at", "lam=1"], "lam is also fixed"),  # was a ValueError traceback
+        (["--dps", "5"], "10 to 10000"),
+        (["--dps", "20000"], "10 to 10000"),
+        (["--order", "0"], "positive integer"),
+    ],
+)
+def test_bad_sweep_and_options_exit_2(capsys, argv, message):
+    status, out, err = run(capsys, "solve", path("ridge"), "--at", "psi=2", *argv)
+    assert status == 2 and out == ""
+    assert err.splitlines()[-1].startswith("pencils: error: ") and message in err and "Traceback" not in err
+
+
+def test_library_errors_are_one_line(capsys):
+    status, _, err = run(capsys, "solve", path("ridge"), "--at", "psi=-2", "lam=1")
+    assert status == 2 and err.startswith("pencils: error: ") and len(err.splitlines()) == 1
+
+
+def _fail_at(monkeypatch, n):
+    """Make the n-th solve of a sweep fail."""
+    import pencils.sweep as module
+    from pencils.exceptions import ConvergenceError
+
+    real, calls = module.solve, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise ConvergenceError("made up")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "solve", failing)
+
+
+def test_sweep_streams_each_row_and_says_how_far_it_got(capsys, monkeypatch):
+    _fail_at(monkeypatch, 4)
+    status, out, err = run(capsys, "solve", path("ridge"), "--at", "psi=2", "--sweep", "lam=0.1:1:6")
+    assert status == 2
+    lines = [line for line in out.splitlines() if not line.startswith("#")]
+    assert lines[0].startswith("lam,g11") and len(lines) == 1 + 3
+    assert "pencils: error: made up" in err and "wrote 3 of 6 points to standard output before: made up" in err
+
+
+def test_sweep_json_keeps_the_points_of_a_failed_sweep(capsys, monkeypatch):
+    _fail_at(monkeypatch, 3)
+    status, out, _ = run(capsys, "solve", path("ridge"), "--at", "psi=2", "--sweep", "lam=0.1:1:6", "--json")
+    data = json.loads(out)
+    assert status == 2 and len(data["rows"]) == 2 and data["provenance"]["dps"] == 30
+
+
+def _child(argv, **kwargs):
+    """``pencils ARGV`` in a child process with Python's default Ctrl-C handling (a shell may ignore SIGINT)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from pencils.cli import main; sys.exit(main(sys.argv[1:]))")
+    root = Path(__file__).resolve().parents[1]
+    env = {**__import__("os").environ, "PYTHONPATH": str(root)}
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, argv)], env=env, cwd=root, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def test_broken_pipe_is_quiet():
+    child = _child(["solve", path("ridge"), "--at", "psi=2", "--sweep", "lam=1e-3:10:3000", "--log"])
+    first = child.stdout.readline()
+    child.stdout.close()  # like `| head -1`
+    child.wait(timeout=120)
+    err = child.stderr.read()
+    assert first.startswith("# pencil") and child.returncode == 141
+    assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err
+
+
+@pytest.mark.parametrize("sig, status, word", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_interrupted_sweep_keeps_its_rows(sig, status, word):
+    import signal
+
+    child = _child(["solve", path("ridge"), "--at", "psi=2", "--sweep", "lam=1e-3:10:20000", "--log"])
+    lines = []
+    while len([line for line in lines if not line.startswith("#")]) < 4:
+        lines.append(child.stdout.readline())
+    child.send_signal(getattr(signal, sig))
+    lines += child.stdout.read().splitlines(keepends=True)  # (communicate() would skip what readline buffered)
+    err = child.stderr.read()
+    child.wait(timeout=60)
+    rows = [line for line in lines if line.strip() and not line.startswith("#")]
+    assert child.returncode == status and "Traceback" not in err
+    assert err.startswith(f"pencils: {word}") and f"points to standard output before: {word}" in err
+    written = int(err.split("wrote ")[1].split()[0])
+    fields = list(csv.reader(rows))
+    assert len(rows) == 1 + written >= 4 and all(len(f) == len(fields[0]) for f in fields)

@@ -6,7 +6,8 @@ import mpmath
 import pytest
 
 from pencils import DysonSystem, solve
-from pencils.sweep import grid, sweep
+from pencils.exceptions import ConvergenceError, DomainError
+from pencils.sweep import Table, grid, sweep
 
 
 def test_sweep_matches_independent_solves(textbook):
@@ -43,7 +44,7 @@ def test_table_outputs_full_precision(textbook):
 
 
 def test_swept_parameter_cannot_be_fixed(textbook):
-    with pytest.raises(ValueError, match="both swept and fixed"):
+    with pytest.raises(DomainError, match="both swept and fixed"):
         sweep(DysonSystem(textbook["ridge"]), "lam", [1], {"lam": 1, "psi": 2})
 
 
@@ -51,4 +52,43 @@ def test_geometric_grid():
     with mpmath.workdps(30):
         points = grid("0.1", "10", 5, log=True)
         assert abs(points[2] - 1) < mpmath.mpf(10) ** -28
-    assert len(grid(1, 2, 1)) == 1
+        assert [float(x) for x in grid("-1", "-4", 3, log=True)] == [-1.0, -2.0, -4.0]
+
+
+@pytest.mark.parametrize("start, stop, num, log, message", [
+    (0, 1, 5, True, "non-zero ends"),       # was ZeroDivisionError
+    (1, -2, 5, True, "same sign"),
+    ("1+1j", 2, 3, True, "real"),
+    (1, 2, 1, False, "at least 2 points"),  # was a silent single point
+    (1, 2, 0, True, "at least 2 points"),
+    (1, 2, 2.5, False, "integer"),
+    (1, "inf", 3, False, "finite"),
+])
+def test_bad_grids_raise_domain_error(start, stop, num, log, message):
+    with pytest.raises(DomainError, match=message):
+        grid(start, stop, num, log=log)
+
+
+def test_progress_callable_gets_each_row_as_it_is_solved(textbook, monkeypatch):
+    """A callable ``progress`` sees every row before the next point is tried (what the CLI writes out)."""
+    import pencils.sweep as module
+
+    calls, seen = [], []
+    real = module.solve
+
+    def failing_third(*args, **kwargs):
+        calls.append(len(seen))
+        if len(calls) == 3:
+            raise ConvergenceError("no")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "solve", failing_third)
+    with pytest.raises(ConvergenceError):
+        sweep(DysonSystem(textbook["ridge"]), "lam", ["0.1", "0.2", "0.4"], {"psi": 2}, dps=20, progress=seen.append)
+    assert calls == [0, 1, 2] and [float(r["lam"]) for r in seen] == [0.1, 0.2]
+
+
+def test_table_csv_quotes_fields():
+    table = Table(["name", "x"], [{"name": "poly:1,0.5", "x": mpmath.mpf(1) / 4}], {"dps": 10})
+    rows = [line for line in table.to_csv().splitlines() if not line.startswith("#")]
+    assert list(csv.reader(rows)) == [["name", "x"], ["poly:1,0.5", "0.2500000000"]]

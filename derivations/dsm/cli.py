@@ -1,35 +1,92 @@
 """``pencils curve dsm``, ``pencils figure dsm`` and ``pencils equations dsm``.
 
 The command-line face of the DSM model: option parsing, grids, output files.
+Every option is checked before anything is computed (values, grids, ``--m``,
+``--simulate``, output paths), and each record is written as soon as it is
+computed (:mod:`pencils.output`), so an interruption or a late failure keeps the
+points already done.
 """
 
 import argparse
-import json
 import math
+import re
 import sys
 import time
 from pathlib import Path
 
 import mpmath
 
-from pencils.cli import show_system
-from pencils.values import full_string
+from pencils.cli import ArgumentParser, dps_option, positive_int, show_system
+from pencils.exceptions import PencilsError
+from pencils.output import CSVSink, DocumentSink, RecordWriter, check_outputs, json_document
+from pencils.solver import GUARD
 from pencils.sweep import grid
+from pencils.values import to_mpmath
 
+from .activations import ActivationError
+from .equivalence import EquivalenceError
 from .pencils import dsm_pencil, targets
 from .theory import DSMError, Theory, parse_m
 
-__all__ = ["curve", "figure", "equations", "validate", "parse_grid", "FIGURE_DEFAULTS"]
+__all__ = ["curve", "figure", "equations", "validate", "parse_grid", "m_option", "FIGURE_DEFAULTS", "ERRORS"]
+
+#: the model's errors, reported by ``pencils`` as one ``pencils: error:`` line
+ERRORS = (DSMError, EquivalenceError, ActivationError)
 
 FIGURE_DEFAULTS = {"t": "0.1", "lam": "1e-3", "activation": "tanh", "psi_n": "2", "psi_p": "0.1:16:40"}
 LATEX_NAMES = {"lam": r"\lambda", "mus": r"\mu_*", "mu1": r"\mu_1", "zeta": r"\zeta", "kappa": r"\kappa",
                "a": "a_t", "h": "h_t"}
 KEYS = ("m", "t", "psi_n", "psi_p", "psi_d", "lam", "activation", "train_error", "test_error", "dsm_test_loss",
         "gap", "test_error_parallel", "test_error_orthogonal", "dps", "residual")
+MAX_M = 10**6
+SIMULATE = {"d": 200, "seeds": 3, "points": 8, "m_proxy": None}
 
 
-def parse_grid(text, dps=30):
+def m_option(text):
+    """``--m``: a positive integer written as one (``2``, ``16``, ``1000000``) or ``inf``.
+
+    >>> m_option("16"), m_option("inf")
+    (16, inf)
+    >>> m_option("1e400")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: m must be a positive integer (1, 2, ...) or inf, got '1e400'
+    """
+    word = str(text).strip().lower()
+    if word in ("inf", "infinity", "∞"):
+        return math.inf
+    if not re.fullmatch(r"[0-9]+", word) or int(word) < 1:
+        raise argparse.ArgumentTypeError(f"m must be a positive integer (1, 2, ...) or inf, got {text!r}")
+    if len(word) > 7 or int(word) > MAX_M:
+        raise argparse.ArgumentTypeError(f"m = {text} is too large for a finite-m pencil (3m + 5 blocks, at most "
+                                         f"m = {MAX_M}); use --m inf for the limit m -> inf")
+    return parse_m(int(word))
+
+
+def _value(text, name, dps):
+    """One value of an option: kept as the string when mpmath reads it (exact decimals), otherwise an exact
+    expression (``sqrt(2)``) evaluated at ``dps`` + guard digits. Must be finite and real."""
+    text = str(text).strip()
+    try:
+        with mpmath.workdps(dps + 2 * GUARD):
+            try:
+                x = mpmath.mpmathify(text)
+                keep = text
+            except (ValueError, TypeError):
+                x = to_mpmath(text)
+                keep = x
+    except PencilsError as exc:
+        raise DSMError(f"--{name.replace('_', '-')} {text!r}: {exc}") from None
+    if not mpmath.isfinite(x) or mpmath.im(x) != 0:
+        raise DSMError(f"--{name.replace('_', '-')} {text!r}: expected a finite real number")
+    return keep if keep is text else mpmath.re(x)
+
+
+def parse_grid(text, dps=30, name="value"):
     """A value (``"2"``), a list (``"0.5,1,2"``) or a geometric grid ``START:STOP:COUNT``.
+
+    Values that mpmath reads stay strings; exact expressions such as
+    ``sqrt(2)`` become mpmath numbers at ``dps`` plus guard digits.
 
     >>> parse_grid("2"), parse_grid("0.5,1")
     ('2', ['0.5', '1'])
@@ -37,30 +94,57 @@ def parse_grid(text, dps=30):
     [1.0, 2.0, 4.0]
     """
     text = str(text).strip()
+    option = "--" + name.replace("_", "-")
     if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise DSMError(f"{option}: a grid is START:STOP:COUNT, got {text!r}")
         try:
-            start, stop, count = text.split(":")
-            count = int(count)
+            count = int(parts[2])
         except ValueError:
-            raise DSMError(f"a grid is START:STOP:COUNT, got {text!r}") from None
+            raise DSMError(f"{option}: the COUNT of a grid START:STOP:COUNT must be an integer, got {text!r}") from None
+        if count < 2:
+            raise DSMError(f"{option}: a grid START:STOP:COUNT needs COUNT >= 2, got {text!r}")
+        start, stop = (_value(x, name, dps) for x in parts[:2])
         with mpmath.workdps(dps + 10):
-            return grid(start, stop, count, log=True)
+            try:
+                return grid(start, stop, count, log=True)
+            except PencilsError as exc:
+                raise DSMError(f"{option} {text!r}: {exc}") from None
     if "," in text:
-        return [x.strip() for x in text.split(",")]
-    return text
+        return [_value(x, name, dps) for x in text.split(",")]
+    return _value(text, name, dps)
+
+
+def _plot_path(option, path):
+    """Check that a plot can be drawn to ``path`` (matplotlib installed, a known format) before computing."""
+    if path is None:
+        return
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise DSMError(f"{option} needs matplotlib: pip install 'pencils[plots]'") from None
+    formats = Figure().canvas.get_supported_filetypes()
+    suffix = Path(path).suffix.lstrip(".").lower()
+    if suffix not in formats:
+        raise DSMError(f"{option} {path!r}: unknown image format {suffix!r}; use one of {', '.join(sorted(formats))}")
 
 
 def _options(prog, figure=False):
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     if not figure:
-        p.add_argument("--m", action="append", help="noise samples per point: 1 or inf (repeatable)")
+        p.add_argument("--m", type=m_option, action="append",
+                       help="noise samples per point: a positive integer or inf (repeatable)")
         p.add_argument("--t", action="append", help="diffusion time t > 0 (repeatable)")
         p.add_argument("--psi-n", default="2", help="n/d: a value, a list a,b,c or a grid START:STOP:COUNT")
         p.add_argument("--psi-p", default="0.1:16:60", help="p/d (default 0.1:16:60, geometric)")
         p.add_argument("--lam", default="1e-3", help="ridge lambda >= 0 (default 1e-3)")
-        p.add_argument("--csv", help="write the records as CSV")
-        p.add_argument("--json", help="write the records as JSON")
-        p.add_argument("--plot", help="draw the curves (PNG)")
+        p.add_argument("--csv", help="write the records as CSV (one line per point as it is computed)")
+        p.add_argument("--json", help="write the records as JSON (replaced after every point)")
+        p.add_argument("--plot", help="draw the curves (PNG, PDF, SVG...)")
     else:
         p.add_argument("--out", default="out", help="folder for dsm.png and dsm.csv (default out/)")
         for key, value in FIGURE_DEFAULTS.items():
@@ -68,38 +152,68 @@ def _options(prog, figure=False):
     p.add_argument("--psi-d", default="1", help="D/d of the data subspace in (0, 1] (default 1: isotropic)")
     if not figure:
         p.add_argument("--activation", default="tanh", help="tanh, erf, relu (centred), poly:1,0.5 (default tanh)")
-    p.add_argument("--dps", type=int, default=30, help="working precision (default 30)")
-    p.add_argument("--simulate", help="also simulate the real model: d=200,seeds=3[,points=8] "
-                                      "(m = inf: exact noise average; m_proxy=64 for the finite-m proxy instead)")
+    p.add_argument("--dps", type=dps_option, default=30, help="working precision, 10 to 10000 (default 30)")
+    p.add_argument("--simulate", type=_simulate_spec,
+                   help="also simulate the real model: d=200,seeds=3[,points=8] "
+                        "(m = inf: exact noise average; m_proxy=64 for the finite-m proxy instead)")
     return p
 
 
 def _simulate_spec(text):
-    spec = {"d": 200, "seeds": 3, "points": 8, "m_proxy": None}
-    for part in filter(None, (text or "").split(",")):
-        key, _, value = part.partition("=")
-        if key.strip() not in spec:
-            raise DSMError(f"--simulate takes d=, seeds=, points=, m_proxy=; got {part!r}")
-        spec[key.strip()] = int(value)
+    spec = dict(SIMULATE)
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = (x.strip() for x in part.partition("="))
+        if key not in spec or not sep:
+            raise argparse.ArgumentTypeError(f"takes d=, seeds=, points=, m_proxy= (comma-separated); got {part!r}")
+        try:
+            spec[key] = positive_int(value)
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{key}: {exc}") from None
+    if spec["d"] < 10:
+        raise argparse.ArgumentTypeError(f"d must be at least 10, got {spec['d']}")
+    if spec["seeds"] < 2:
+        raise argparse.ArgumentTypeError(f"seeds must be at least 2 (for a standard error), got {spec['seeds']}")
     return spec
 
 
-def _run(m, t, activation, psi_d, psi_n, psi_p, lam, dps, simulate=None):
-    """Theory records along the grid, and simulated points if asked (progress on standard error)."""
+def _check_t(values):
+    for t in values:
+        with mpmath.workdps(50):
+            try:
+                x = to_mpmath(t)
+            except PencilsError as exc:
+                raise DSMError(f"--t {t!r}: {exc}") from None
+        if not mpmath.isfinite(x) or mpmath.im(x) != 0 or mpmath.re(x) <= 0:
+            raise DSMError(f"--t {t!r}: the diffusion time must be a finite number > 0")
+
+
+def _run(theory, psi_n, psi_p, lam, simulate=None, writer=None, activation=None):
+    """Theory records along the grid (each handed to ``writer`` as soon as it is computed), and simulated
+    points if asked (progress on standard error)."""
     log = sys.stderr
     start = time.perf_counter()
-    theory = Theory(m=m, t=t, activation=activation, psi_d=psi_d, dps=dps)
-    records = theory.curve(psi_n, psi_p, lam, progress=log.isatty() or None)
+    t, dps, psi_d = theory.t, theory.dps, theory.psi_d
+    activation = theory.activation if activation is None else activation
+    given = {"psi_n": psi_n, "psi_p": psi_p, "lam": lam}
+    over = next(k for k, v in given.items() if isinstance(v, list))
+    fixed = {**theory.fixed, **{k: v for k, v in given.items() if k != over}}
+
+    def emit(row):
+        if writer is not None:
+            with mpmath.workdps(dps + GUARD):
+                writer.add(theory._record(row, {**fixed, over: row[over]}))
+
+    records = theory.curve(psi_n, psi_p, lam, progress=emit)
     print(f"# m={records[0]['m']}, t={t}: {len(records)} points in {time.perf_counter() - start:.2f} s "
           f"(dps {dps}, max residual {mpmath.nstr(max(r['residual'] for r in records), 3)})", file=log)
     simulations = []
     if simulate:
         from .simulation import simulate as run_simulation
 
-        spec = _simulate_spec(simulate)
-        over = next(k for k, v in (("psi_n", psi_n), ("psi_p", psi_p), ("lam", lam)) if isinstance(v, list))
-        chosen = records if len(records) <= spec["points"] else [
-            records[round(i * (len(records) - 1) / (spec["points"] - 1))] for i in range(spec["points"])
+        spec = simulate
+        points = spec["points"]
+        chosen = records if len(records) <= points else [
+            records[round(i * (len(records) - 1) / max(points - 1, 1))] for i in range(points)
         ]
         for r in chosen:
             averaging = {} if spec["m_proxy"] is None else {"m_average": "proxy", "m_proxy": spec["m_proxy"]}
@@ -124,56 +238,47 @@ def _simulation_record(sim, record, over):
     return out
 
 
-def _text(value, dps):
-    if isinstance(value, mpmath.mpf | mpmath.mpc):
-        return full_string(value, dps)
-    return str(value)
-
-
-def _rows(records):
-    return [{k: _text(r[k], r["dps"]) for k in KEYS if k in r} for r in records]
-
-
-def _write_csv(records, path):
-    rows = _rows(records)
-    keys = [k for k in KEYS if any(k in r for r in rows)]
-    lines = [",".join(keys)] + [",".join(r.get(k, "") for k in keys) for r in rows]
-    Path(path).write_text("\n".join(lines) + "\n")
+def _grids(args):
+    grids = {k: parse_grid(getattr(args, k), args.dps, k) for k in ("psi_n", "psi_p", "lam")}
+    swept = [k for k, v in grids.items() if isinstance(v, list)]
+    if len(swept) != 1:
+        raise DSMError("give a list or a grid for exactly one of --psi-n, --psi-p, --lam"
+                       + (f" (got lists for {', '.join(swept)})" if swept else " (all three are single values)"))
+    return grids, swept[0]
 
 
 def curve(argv):
     """``pencils curve dsm ...``: learning curves as CSV/JSON/PNG (CSV on standard output by default)."""
     args = _options("pencils curve dsm").parse_args(argv)
-    try:
-        ms = [parse_m(m) for m in (args.m or ["1"])]
-        ts = args.t or ["0.1"]
-        grids = {k: parse_grid(getattr(args, k), args.dps) for k in ("psi_n", "psi_p", "lam")}
-        groups, everything = [], []
-        for m in ms:
-            for t in ts:
-                records, sims = _run(m, t, args.activation, args.psi_d, grids["psi_n"], grids["psi_p"], grids["lam"],
-                                     args.dps, args.simulate)
-                label = f"m={'∞' if m == math.inf else m}" + (f", t={t}" if len(ts) > 1 else "")
-                groups.append((label, records, sims))
-                everything += records
-    except (DSMError, ValueError) as exc:
-        print(f"pencils: error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        Path(args.json).write_text(json.dumps(_rows(everything), indent=1) + "\n")
+    ms = args.m or [1]
+    ts = args.t or ["0.1"]
+    _check_t(ts)
+    _value(args.psi_d, "psi_d", args.dps)
+    grids, over = _grids(args)
+    check_outputs({"--csv": args.csv, "--json": args.json, "--plot": args.plot})
+    _plot_path("--plot", args.plot)
+    # every model is set up (constants, pencil) before the first point: bad input fails before any output
+    theories = [(m, t, Theory(m=m, t=t, activation=args.activation, psi_d=args.psi_d, dps=args.dps))
+                for m in ms for t in ts]
+    sinks = []
     if args.csv:
-        _write_csv(everything, args.csv)
-    if args.plot:
-        from .plots import plot_curves
-
-        over = next(k for k, v in grids.items() if isinstance(v, list))
-        plot_curves(groups, over, args.plot, title=f"DSM random features ({args.activation})")
+        sinks.append(CSVSink(args.csv, KEYS))
+    if args.json:
+        sinks.append(DocumentSink(args.json, json_document(KEYS)))
     if not (args.json or args.csv or args.plot):
-        rows = _rows(everything)
-        keys = [k for k in KEYS if any(k in r for r in rows)]
-        print(",".join(keys))
-        for r in rows:
-            print(",".join(r.get(k, "") for k in keys))
+        sinks.append(CSVSink(sys.stdout, KEYS))
+    total = len(ms) * len(ts) * len(grids[over])
+    groups = []
+    with RecordWriter(sinks, total=total) as writer:
+        for m, t, theory in theories:
+            records, sims = _run(theory, grids["psi_n"], grids["psi_p"], grids["lam"], args.simulate, writer,
+                                 args.activation)
+            label = f"m={'∞' if m == math.inf else m}" + (f", t={t}" if len(ts) > 1 else "")
+            groups.append((label, records, sims))
+        if args.plot:
+            from .plots import plot_curves
+
+            plot_curves(groups, over, args.plot, title=f"DSM random features ({args.activation})")
     return 0
 
 
@@ -181,41 +286,44 @@ def figure(argv):
     """``pencils figure dsm``: the poster's figure (PNG) and its numbers (CSV) in ``--out``."""
     args = _options("pencils figure dsm", figure=True).parse_args(argv)
     start = time.perf_counter()
+    _check_t([args.t])
+    _value(args.psi_d, "psi_d", args.dps)
+    for name in ("psi_n", "lam"):
+        if isinstance(parse_grid(getattr(args, name), args.dps, name), list):
+            raise DSMError(f"--{name.replace('_', '-')}: the figure sweeps psi_p; give a single value")
+    psi_p = parse_grid(args.psi_p, args.dps, "psi_p")
+    if not isinstance(psi_p, list):
+        raise DSMError("--psi-p: the figure needs a list or a grid START:STOP:COUNT")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise DSMError(f"--out {args.out!r} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        psi_p = parse_grid(args.psi_p, args.dps)
-        curves, sims, everything = {}, {}, []
-        for m in ("1", "inf"):
-            records, simulations = _run(m, args.t, args.activation, args.psi_d, args.psi_n, psi_p, args.lam,
-                                        args.dps, args.simulate)
-            curves[m], sims[m] = records, simulations
-            everything += records
-    except (DSMError, ValueError) as exc:
-        print(f"pencils: error: {exc}", file=sys.stderr)
-        return 2
-    from .plots import plot_figure
+    check_outputs({"--out (dsm.csv)": out / "dsm.csv", "--out (dsm.png)": out / "dsm.png"})
+    _plot_path("the figure", out / "dsm.png")
+    theories = {m: Theory(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps)
+                for m in ("1", "inf")}
+    psi_n, lam = (parse_grid(getattr(args, k), args.dps, k) for k in ("psi_n", "lam"))
+    curves, sims = {}, {}
+    with RecordWriter([CSVSink(out / "dsm.csv", KEYS)], total=2 * len(psi_p)) as writer:
+        for m, theory in theories.items():
+            curves[m], sims[m] = _run(theory, psi_n, psi_p, lam, args.simulate, writer, args.activation)
+        from .plots import plot_figure
 
-    plot_figure(curves, out / "dsm.png", sims)
-    _write_csv(everything, out / "dsm.csv")
+        plot_figure(curves, out / "dsm.png", sims)
     print(f"wrote {out / 'dsm.png'} and {out / 'dsm.csv'} in {time.perf_counter() - start:.1f} s")
     return 0
 
 
 def equations(argv):
     """``pencils equations dsm --m 1 [--psi-d 0.5] [--latex] [--json]``: the systems the model solves."""
-    p = argparse.ArgumentParser(prog="pencils equations dsm")
-    p.add_argument("--m", default="1", help="1 or inf")
+    p = ArgumentParser(prog="pencils equations dsm")
+    p.add_argument("--m", type=m_option, default=1, help="a positive integer or inf (default 1)")
     p.add_argument("--structured", action="store_true", help="data on a subspace (psi_d < 1)")
     p.add_argument("--latex", action="store_true")
     p.add_argument("--standalone", action="store_true")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    try:
-        m = parse_m(args.m)
-    except DSMError as exc:
-        print(f"pencils: error: {exc}", file=sys.stderr)
-        return 2
+    m = args.m
     show_system(dsm_pencil(m, args.structured), list(targets(m, args.structured).values()), latex=args.latex,
                 standalone=args.standalone, as_json=args.json, latex_names=LATEX_NAMES)
     return 0

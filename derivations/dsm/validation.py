@@ -9,7 +9,6 @@ also simulated at ``2d`` and the Richardson value ``2 E(2d) - E(d)`` (bias
 O(1/d^2), standard error ``sqrt(4 se_2d^2 + se_d^2)``) is compared as well.
 """
 
-import argparse
 import math
 import sys
 import time
@@ -132,22 +131,45 @@ def markdown(rows, d, seeds):
 
 
 def main(argv=None):
-    """``pencils validate dsm``: run every point, print (or write) the Markdown table."""
-    p = argparse.ArgumentParser(prog="pencils validate dsm", description=__doc__.split("\n\n")[0])
-    p.add_argument("--d", type=int, default=200, help="dimension (default 200)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per point (default 3)")
+    """``pencils validate dsm``: run every point, print (or write) the Markdown table.
+
+    With ``--out`` the file is replaced (atomically) by the table of the points
+    done so far after every point; without it, the table goes to standard
+    output at the end, or with the points done so far when a later point fails
+    or the run is interrupted.
+    """
+    from pencils.cli import ArgumentParser, positive_int
+    from pencils.output import DocumentSink, RecordWriter, check_outputs
+
+    p = ArgumentParser(prog="pencils validate dsm", description=__doc__.split("\n\n")[0])
+    p.add_argument("--d", type=positive_int, default=200, help="dimension (default 200)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds per point, at least 2 (default 3)")
     p.add_argument("--extrapolate", action="store_true", help="also simulate at 2d and extrapolate in 1/d")
-    p.add_argument("--out", help="write the Markdown table to this file")
+    p.add_argument("--out", help="write the Markdown table to this file (rewritten after every point)")
     args = p.parse_args(argv)
+    if args.d < 10:
+        p.error(f"argument --d: expected at least 10, got {args.d}")
+    if args.seeds < 2:
+        p.error(f"argument --seeds: expected at least 2 (for a standard error), got {args.seeds}")
+    check_outputs({"--out": args.out})
+
+    def render(points):
+        done = [row for rows in points for row in rows]
+        text = markdown(done, args.d, args.seeds)
+        if len(points) < len(POINTS):
+            text += f"\n(partial: {len(points)} of {len(POINTS)} points)\n"
+        return text
+
     rows = []
-    for n, point in enumerate(POINTS, 1):
-        start = time.perf_counter()
-        rows += compare(point, d=args.d, seeds=args.seeds, extrapolate=args.extrapolate)
-        print(f"# point {n}/{len(POINTS)} done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    text = markdown(rows, args.d, args.seeds)
+    sinks = [DocumentSink(args.out, render)] if args.out else [DocumentSink(sys.stdout, render)]
+    with RecordWriter(sinks, total=len(POINTS)) as writer:
+        for n, point in enumerate(POINTS, 1):
+            start = time.perf_counter()
+            done = compare(point, d=args.d, seeds=args.seeds, extrapolate=args.extrapolate)
+            rows += done
+            writer.add(done)
+            print(f"# point {n}/{len(POINTS)} done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-    print(text, end="")
+        print(markdown(rows, args.d, args.seeds), end="")
     key = "extrapolated_agrees" if args.extrapolate else "agrees"
     return 0 if all(r[key] for r in rows) else 1
