@@ -156,3 +156,25 @@ def test_polynomial_smoothing_closed_form(coeffs, m, sigma):
         closed = act.smoothed(m, sigma)
         numeric = gaussian_expectation(lambda v: act.mp_func(m + sigma * v))
         assert abs(closed - numeric) <= mp.mpf(10) ** -24 * (1 + abs(numeric))
+
+
+def test_shipped_activations_declare_their_family():
+    # the family selects the proven route in gaussian_equivalence; user functions have none
+    assert [get_activation(n).family for n in ("tanh", "erf", "relu")] == ["tanh", "erf", "relu"]
+    poly = get_activation("poly:1,0.5,-0.1")
+    assert poly.family == "poly"
+    assert poly.coefficients == (Fraction(1), Fraction(1, 2), Fraction(-1, 10))
+    assert Activation.from_callable(lambda x: x, name="lin").family is None
+    assert get_activation("relu").centred(1).family == "relu"
+
+
+def test_exact_fraction_keeps_every_bit_of_an_mpf_at_low_global_precision():
+    with mp.workdps(50):
+        third = mp.mpf(1) / 3
+    saved = mp.dps
+    try:
+        mp.dps = 5
+        value = exact_fraction(third)
+    finally:
+        mp.dps = saved
+    assert abs(value - Fraction(1, 3)) < Fraction(1, 10**49)

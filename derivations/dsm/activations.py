@@ -46,6 +46,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from mpmath import mp
 
+from pencils.exceptions import PencilsError
+
 __all__ = [
     "Activation",
     "ActivationError",
@@ -64,11 +66,11 @@ __all__ = [
 CENTRING_TOLERANCE = 1e-12
 
 
-class ActivationError(ValueError):
+class ActivationError(PencilsError, ValueError):
     """An activation is unknown, malformed, or not centred for the law in use."""
 
 
-class QuadratureError(ArithmeticError):
+class QuadratureError(PencilsError, ArithmeticError):
     """A Gaussian integral did not reach the requested accuracy."""
 
 
@@ -246,6 +248,16 @@ class Activation:
         Constant subtracted from the raw function; set by :meth:`centred`.
     gamma : number or None, optional
         Pre-activation variance the shift was computed for (None: unshifted).
+    family : str or None, optional
+        ``"tanh"``, ``"erf"``, ``"relu"`` (centred ReLU) or ``"poly"``: the
+        function is that shipped activation, for which
+        :func:`~derivations.dsm.equivalence.gaussian_equivalence` computes
+        proven enclosures (closed forms or certified quadrature). ``None``
+        (every user callable): the constants come with an error *estimate*.
+        Set only by the built-in constructors; a wrong family gives wrong
+        constants.
+    coefficients : tuple of Fraction, optional
+        For ``family="poly"``: the exact coefficients of ``x, x³, x⁵, ...``.
 
     Examples
     --------
@@ -268,6 +280,8 @@ class Activation:
     gaussian_mean: Callable | None = None
     shift: Any = 0
     gamma: Any = None
+    family: str | None = None
+    coefficients: tuple = ()
 
     @classmethod
     def from_callable(
@@ -450,7 +464,7 @@ def _erf_gaussian_mean(m, sigma):
     return mp.erf(m / mp.sqrt(1 + 2 * sigma * sigma))
 
 
-tanh = Activation(name="tanh", mp_func=mp.tanh, np_func=np.tanh, odd=True)
+tanh = Activation(name="tanh", mp_func=mp.tanh, np_func=np.tanh, odd=True, family="tanh")
 """``tanh`` (odd, hence centred for every Γ)."""
 
 erf = Activation(
@@ -459,6 +473,7 @@ erf = Activation(
     np_func=_erf_numpy,
     odd=True,
     gaussian_mean=_erf_gaussian_mean,
+    family="erf",
 )
 """The error function ``erf(x)`` (odd, hence centred for every Γ)."""
 
@@ -469,6 +484,7 @@ relu_centred = Activation(
     kinks=(0,),
     subtract_mean=True,
     gaussian_mean=_relu_gaussian_mean,
+    family="relu",
 )
 """Centred ReLU ``relu(x) - E relu(g)``; ``E relu(g) = sqrt(Γ/(2π))`` is
 subtracted by :meth:`Activation.centred` for the Γ in use."""
@@ -502,10 +518,13 @@ def exact_fraction(value) -> Fraction:
             return Fraction(value.strip())
         except (ValueError, ZeroDivisionError) as exc:
             raise ValueError("expected a finite real number, got %r" % (value,)) from exc
-    try:
-        x = mp.mpf(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError("expected a real number, got %r" % (value,)) from exc
+    if isinstance(value, mp.mpf):
+        x = value  # kept as is: mp.mpf(value) would round it to the global precision
+    else:
+        try:
+            x = mp.mpf(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("expected a real number, got %r" % (value,)) from exc
     if not mp.isfinite(x):
         raise ValueError("expected a finite real number, got %r" % (value,))
     magnitude = Fraction(int(x.man)) * Fraction(2) ** int(x.exp)
@@ -567,6 +586,8 @@ def odd_polynomial(coeffs: Sequence) -> Activation:
         np_func=np_func,
         odd=True,
         gaussian_mean=gaussian_mean,
+        family="poly",
+        coefficients=tuple(exact),
     )
 
 
