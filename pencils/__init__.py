@@ -9,9 +9,11 @@ The flow, one module per step:
 :mod:`pencils.structure`  spaces, covariance map, sparsity, unknowns (networkx)
 :mod:`pencils.dyson`      the reduced Dyson system (SymPy) and elimination
 :mod:`pencils.latex`      LaTeX of pencils and systems
-:mod:`pencils.values`     parameter values read at the working precision
+:mod:`pencils.parsing`    the whitelist parser of expressions and numbers
+:mod:`pencils.values`     parameter values: exact, then at an explicit precision
+:mod:`pencils.balls`      ball arithmetic (python-flint) for certificates
 :mod:`pencils.linalg`     small dense linear algebra for any number type
-:mod:`pencils.solver`     verified high-precision solve, exact derivatives
+:mod:`pencils.solver`     continuation, Newton, verification, certificate, derivatives
 :mod:`pencils.sweep`      warm-started sweeps, tables with provenance
 :mod:`pencils.montecarlo` finite-N simulation, linearisation check
 :mod:`pencils.testing`    random well-posed pencils for tests
@@ -22,6 +24,7 @@ The flow, one module per step:
 from .dyson import DysonSystem
 from .exceptions import (
     AdmissibilityError,
+    CertificationError,
     ConvergenceError,
     DomainError,
     EliminationError,
@@ -43,7 +46,7 @@ from .structure import Structure
 __version__ = "0.1.0"
 
 __all__ = [
-    "AdmissibilityError", "ConvergenceError", "DomainError", "DysonSystem", "EliminationError",
+    "AdmissibilityError", "CertificationError", "ConvergenceError", "DomainError", "DysonSystem", "EliminationError",
     "GaussianMatrix", "MonteCarloError", "ParseError", "Pencil", "PencilFormatError", "PencilValidationError",
     "PencilsError", "SingularPointError", "Solution", "SolverError", "Structure", "StructureError",
     "WignerMatrix", "dumps", "load", "loads", "ratio", "ratios", "save", "solve",

@@ -29,6 +29,7 @@ from .io import load
 from .latex import latex_document, system_latex
 from .montecarlo import monte_carlo
 from .output import CSVSink, DocumentSink, RecordWriter, Terminated, interruption, json_document
+from .balls import certified_digits
 from .values import full_string
 from .solver import GUARD, solve
 from .sweep import grid, sweep, sweep_layout
@@ -155,35 +156,57 @@ def _solve(args):
     solution = solve(system, at, dps=args.dps)
     derivatives = list(args.derivative or ())
     series = solution.taylor(derivatives, args.order) if derivatives else {}
-    records = {}
+    balls = solution.taylor(derivatives, args.order, balls=True) if derivatives and solution.certified else {}
+    records, digits, zeros = {}, {}, set()
     for t in system.targets:
         name = str(system.symbols[t])
         records[name] = full_string(solution.targets[t], args.dps)
+        digits[name] = solution.certified_digits(t)
+        if t in system.structural_zeros:
+            zeros.add(name)
         for w in derivatives:
             for order in range(1, args.order + 1):
                 key = f"d{'' if order == 1 else order}{name}/d{w}{'' if order == 1 else order}"
                 with mpmath.workdps(args.dps + GUARD):
                     value = series[w][t][order] * mpmath.factorial(order)
                 records[key] = full_string(value, args.dps)
+                digits[key] = certified_digits(balls[w][t][order], args.dps) if balls else 0
+                if t in system.structural_zeros:
+                    zeros.add(key)
+    for key in zeros:
+        records[key], digits[key] = "0", args.dps
+    certificate = solution.certificate
     if args.json:
         data = {
             "point": {k: full_string(v, args.dps) for k, v in solution.point.items()},
             "values": records,
+            "certified_digits": digits,
             "dps": args.dps,
             "residual": mpmath.nstr(solution.residual, 5),
             "iterations": solution.iterations,
             "checks": list(solution.checks),
+            "structural_zeros": sorted(zeros),
+            "proven": list(certificate.proven) if solution.certified else [],
+            "uncertified_reason": "" if solution.certified else certificate.reason,
             "path": solution.path,
             "pencil_sha256": pencil.fingerprint(),
         }
         print(json.dumps(data, indent=1))
     else:
+        width = max(len(k) for k in records)
         for key, value in records.items():
-            print(f"{key} = {value}")
+            proof = (f"{digits[key]} digits certified" if solution.certified else "uncertified")
+            if key in zeros:
+                proof = "exact: zero by structure"
+            print(f"{key:<{width}} = {value}   # {proof}")
         print(
             f"# dps {args.dps}, residual {mpmath.nstr(solution.residual, 3)}, {solution.iterations} "
             f"Newton iterations, checks: {', '.join(solution.checks)}; {solution.path}"
         )
+        if solution.certified:
+            print(f"# proven: {'; '.join(certificate.proven)}")
+        else:
+            print(f"# NOT certified: {certificate.reason}")
     return 0
 
 

@@ -31,6 +31,7 @@ from functools import cached_property
 import sympy as sp
 
 from .exceptions import EliminationError, PencilValidationError
+from .parsing import substitutions
 from .structure import CovarianceTerm, Structure
 
 __all__ = ["DysonSystem", "entry_symbol"]
@@ -109,6 +110,17 @@ class DysonSystem:
             sorted(free - set(self.pencil.symbols), key=str)
         )
 
+    @property
+    def structural_zeros(self):
+        """The targets that are exactly zero by structure.
+
+        An entry ``(i, j)`` of ``E[L^{-1}]`` whose blocks lie in different
+        spaces, or outside the sparsity pattern of the inverse, vanishes for
+        every parameter value; it is reported as an exact 0, never computed.
+        """
+        pattern = self.structure._pattern
+        return tuple(t for t in self.targets if (t[0] - 1, t[1] - 1) not in pattern)
+
     @cached_property
     def matrix(self):
         """``C - eta(G)`` as a symbolic ``k x k`` matrix in the unknowns."""
@@ -163,7 +175,7 @@ class DysonSystem:
         >>> system.subs({s: 1}).equations
         (Eq(g11, 1/(-g11 + z)),)
         """
-        values = {sp.sympify(k): sp.sympify(v) for k, v in dict(values).items()}
+        values = substitutions(values, self.pencil.symbols)
         covariance = tuple(
             CovarianceTerm(t.out, t.read, t.coefficient.subs(values)) for t in self.covariance
         )

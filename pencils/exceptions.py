@@ -17,6 +17,7 @@ __all__ = [
     "ConvergenceError",
     "AdmissibilityError",
     "MonteCarloError",
+    "CertificationError",
 ]
 
 
@@ -107,3 +108,11 @@ class AdmissibilityError(SolverError):
 
 class MonteCarloError(PencilsError, ValueError):
     """A Monte Carlo run cannot be set up (non-numeric ratio, singular draw...)."""
+
+
+class CertificationError(PencilsError, ArithmeticError):
+    """A certificate could not be computed (e.g. a coefficient has no ball-arithmetic form).
+
+    A certificate that merely *fails* (the interval test does not close) is not an
+    error: the result is then reported as uncertified, with the reason.
+    """

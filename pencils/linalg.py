@@ -4,7 +4,10 @@ The Dyson systems invert many small matrices (one per space, a few blocks
 each) and solve small Newton systems. For such sizes plain Python lists are
 faster than ``mpmath.matrix`` and serve both precisions with one code path:
 Python ``float``/``complex`` for the float64 continuation and mpmath numbers
-for the polish at the working precision.
+for the polish at the working precision. Matrices of python-flint balls
+(``acb``) are inverted and solved by flint's rigorous ball routines, so that
+every result encloses the exact one (a ball matrix that may be singular raises
+``ZeroDivisionError``).
 
 >>> inverse([[2.0, 1.0], [1.0, 1.0]])
 [[1.0, -1.0], [-1.0, 2.0]]
@@ -12,7 +15,13 @@ for the polish at the working precision.
 [1.0, 1.0]
 """
 
+from flint import acb, acb_mat, arb
+
 __all__ = ["zeros", "identity", "inverse", "solve", "solve_columns", "matmul", "add", "sub", "scaled"]
+
+
+def _has_balls(A):
+    return any(isinstance(x, acb | arb) for row in A for x in row)
 
 
 def zeros(n):
@@ -53,19 +62,25 @@ def _eliminate(A, B):
 
 def inverse(A):
     """The inverse of a square matrix (ZeroDivisionError if singular)."""
+    if _has_balls(A):
+        return acb_mat(A).inv().tolist()
     return _eliminate(A, identity(len(A)))
 
 
 def solve(A, b):
     """The solution ``x`` of ``A x = b`` for a vector ``b``."""
-    return [row[0] for row in _eliminate(A, [[x] for x in b])]
+    return solve_columns(A, [b])[0]
 
 
 def solve_columns(A, vectors):
     """The solutions of ``A x = b`` for several vectors ``b`` (one elimination)."""
     if not vectors:
         return []
-    X = _eliminate(A, [list(row) for row in zip(*vectors)])
+    B = [list(row) for row in zip(*vectors)]
+    if _has_balls(A) or _has_balls(B):
+        X = acb_mat(A).solve(acb_mat(B)).tolist()
+    else:
+        X = _eliminate(A, B)
     return [list(col) for col in zip(*X)]
 
 

@@ -23,6 +23,7 @@ Examples
 import sympy as sp
 
 from .exceptions import PencilValidationError
+from .parsing import as_sympy
 
 __all__ = ["ratio", "ratios", "RandomMatrix", "GaussianMatrix", "WignerMatrix", "TransposedMatrix"]
 
@@ -53,7 +54,7 @@ def ratios(names):
 
 
 def _positive_ratio(value, what):
-    value = sp.sympify(value)
+    value = as_sympy(value, where=what)
     if value.is_positive is not True:
         raise PencilValidationError(
             f"{what} must be a positive ratio (a positive number or a symbol declared "
@@ -75,7 +76,7 @@ class RandomMatrix(sp.Symbol):
         obj = sp.Symbol.__xnew__(cls, name, commutative=False)
         obj.rows = _positive_ratio(rows, f"rows of {name}")
         obj.cols = _positive_ratio(cols, f"columns of {name}")
-        obj.variance = sp.sympify(variance)
+        obj.variance = as_sympy(variance, where=f"variance of {name}")
         if obj.variance.atoms(RandomMatrix):
             raise PencilValidationError(f"variance of {name} contains a random matrix")
         if obj.variance.is_nonnegative is False or obj.variance.is_zero:

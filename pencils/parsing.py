@@ -92,7 +92,7 @@ from .exceptions import ParseError
 
 __all__ = [
     "MAX_LENGTH", "MAX_DEPTH", "MAX_DIGITS", "MAX_ROOT_DIGITS", "FUNCTIONS", "CONSTANTS",
-    "parse_expression", "parse_number", "exact_number", "names_in",
+    "parse_expression", "parse_number", "exact_number", "names_in", "as_sympy", "substitutions",
 ]
 
 #: The longest text read, in characters.
@@ -539,7 +539,12 @@ def parse_number(text, *, where=None):
     _check_text(text, where)
     if text.strip().lstrip("+-").strip().lower() in _NOT_A_NUMBER:
         raise _fail(text, None, "not a finite number", where)
-    value = parse_expression(text, CONSTANTS, where=where)
+    try:
+        value = parse_expression(text, CONSTANTS, where=where)
+    except ParseError as exc:
+        if len(text) > 40:
+            raise
+        raise ParseError(str(exc).split("\n")[0]) from None  # a short value needs no caret line
     if not isinstance(value, sp.Expr) or value.free_symbols or not value.is_number:
         raise _fail(text, None, "not a number", where)
     return value
@@ -643,3 +648,49 @@ def _sympy_number(value, prefix):
         raise ParseError(f"{prefix}cannot read {value} as a number: not finite")
     floats = value.atoms(sp.Float)
     return value.xreplace({f: sp.Rational(f) for f in floats}) if floats else value
+
+
+def as_sympy(value, *, where=None):
+    """A value given to the Python API as a SymPy object, without evaluating text.
+
+    SymPy objects and Python numbers are converted by ``sympy.sympify(...,
+    strict=True)`` (which never parses text); a ``str`` is read by
+    :func:`parse_number` and so may only be a number or a constant expression:
+    symbols are SymPy objects in Python, and names in text are read only by the
+    pencil format (:mod:`pencils.io`), where they are declared.
+
+    >>> as_sympy("1/3"), as_sympy(2)
+    (1/3, 2)
+    >>> as_sympy("psi", where="size of block 2")
+    Traceback (most recent call last):
+    ...
+    pencils.exceptions.ParseError: size of block 2: cannot parse 'psi': unknown name 'psi'; the declared names are: E, pi (column 1) -- in Python, give SymPy symbols (e.g. pencils.ratio('psi')), not text
+    """
+    if isinstance(value, str):
+        try:
+            return parse_number(value, where=where)
+        except ParseError as exc:
+            raise ParseError(f"{exc} -- in Python, give SymPy symbols (e.g. pencils.ratio('psi')), not text") from None
+    try:
+        return sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError) as exc:
+        prefix = f"{where}: " if where else ""
+        raise ParseError(f"{prefix}cannot use {value!r} as a SymPy expression ({exc})") from None
+
+
+def substitutions(values, symbols):
+    """``{symbol: SymPy value}`` from ``{name or symbol: value}`` (for ``subs`` in the Python API).
+
+    A name given as text must be one of ``symbols``; values go through :func:`as_sympy`.
+    """
+    by_name = {str(s): s for s in symbols}
+    result = {}
+    for key, value in dict(values).items():
+        if isinstance(key, str):
+            if key not in by_name:
+                raise ParseError(f"unknown name {key!r}; the symbols are: {', '.join(sorted(by_name)) or 'none'}")
+            key = by_name[key]
+        else:
+            key = as_sympy(key)
+        result[key] = as_sympy(value, where=str(key))
+    return result

@@ -29,6 +29,7 @@ import sympy as sp
 
 from .exceptions import PencilValidationError
 from .matrices import RandomMatrix
+from .parsing import as_sympy, substitutions
 
 __all__ = ["Pencil", "Term"]
 
@@ -85,15 +86,16 @@ class Pencil:
                 )
         if len(sizes) != k:
             raise PencilValidationError(f"{len(sizes)} sizes given for {k} blocks per row")
-        self.blocks = tuple(tuple(sp.sympify(b) for b in row) for row in rows)
-        self.sizes = tuple(sp.sympify(s) for s in sizes)
+        self.blocks = tuple(tuple(as_sympy(b, where=f"block ({i + 1}, {j + 1})") for j, b in enumerate(row))
+                            for i, row in enumerate(rows))
+        self.sizes = tuple(as_sympy(s, where=f"size of block {i + 1}") for i, s in enumerate(sizes))
         for i, s in enumerate(self.sizes):
             if s.is_positive is not True:
                 raise PencilValidationError(
                     f"size of block {i + 1} must be a positive ratio, got {s} "
                     "(declare ratios with pencils.ratio)"
                 )
-        self.parameters = tuple(sp.sympify(p) for p in parameters)
+        self.parameters = tuple(as_sympy(p, where="parameters") for p in parameters)
         for p in self.parameters:
             if not isinstance(p, sp.Symbol) or isinstance(p, RandomMatrix):
                 raise PencilValidationError(f"parameter {p} is not a scalar symbol")
@@ -164,7 +166,7 @@ class Pencil:
             collected[key] = collected.get(key, 0) + coefficient
         terms = []
         for key, coefficient in collected.items():
-            coefficient = sp.sympify(coefficient)
+            coefficient = as_sympy(coefficient)
             if coefficient == 0:
                 continue
             if key is None:
@@ -244,7 +246,7 @@ class Pencil:
         >>> L.subs({s: 2}).block(1, 1)
         z - 2*W
         """
-        values = {sp.sympify(k): sp.sympify(v) for k, v in dict(values).items()}
+        values = substitutions(values, self.symbols)
         replacements = {}
         for m in self.matrices.values():
             declaration = [x.subs(values) for x in (m.rows, m.cols, m.variance)]

@@ -28,6 +28,7 @@ import mpmath
 from . import __version__
 from .exceptions import DomainError
 from .output import as_text, csv_line
+from .balls import certified_digits, mid_mpmath
 from .values import full_string, to_mpmath
 from .solver import GUARD, solve
 
@@ -131,7 +132,8 @@ def sweep_layout(system, over, at, dps=30, derivatives=()):
     names = {e: str(s) for e, s in system.symbols.items()}
     target_names = [names[t] for t in system.targets]
     derivative_names = [f"d{n}/d{w}" for w in derivatives for n in target_names]
-    columns = [over] + target_names + derivative_names + ["residual", "iterations", "path"]
+    values = target_names + derivative_names
+    columns = [over] + values + [f"{n}_digits" for n in values] + ["certificate", "residual", "iterations", "path"]
     provenance = {
         "pencil": system.pencil.name or "unnamed",
         "pencil_sha256": system.pencil.fingerprint(),
@@ -143,7 +145,7 @@ def sweep_layout(system, over, at, dps=30, derivatives=()):
     return columns, provenance
 
 
-def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **options):
+def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, on_solution=None, **options):
     """Solve ``system`` at every value of one parameter, warm-starting each point.
 
     Parameters
@@ -165,6 +167,11 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **opt
         each row (a dict, as in :attr:`Table.rows`) as soon as its point is
         solved, so that a caller can write it out at once
         (:mod:`pencils.output`).
+    on_solution : callable, optional
+        Called with ``(solution, row)`` after each point: the
+        :class:`~pencils.solver.Solution` gives the certificate, enclosures
+        and Taylor series of the point (e.g. to assemble derived quantities in
+        ball arithmetic).
     **options
         Passed to :func:`pencils.solve` (``tol``, ``max_iter``...).
 
@@ -172,8 +179,12 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **opt
     -------
     Table
         Columns: the swept parameter, one per target (named by its symbol),
-        ``d<target>/d<name>`` per derivative, ``residual``, ``iterations``,
-        ``path``.
+        ``d<target>/d<name>`` per derivative, ``<value>_digits`` for each of
+        these (the significant digits the certificate proves; the working
+        precision for a structural zero, 0 if uncertified), ``certificate``
+        (``"proven"`` or ``"uncertified: <reason>"``), ``residual``,
+        ``iterations``, ``path``. Each row also holds, under ``"enclosures"``
+        (not a column), the python-flint balls of the certified values.
     """
     values = list(values)
     at = {str(k): v for k, v in dict(at).items()}
@@ -199,17 +210,31 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, **opt
                 (x1, u1), (x2, u2) = history[-2], history[-1]
                 step = (x - x2) / (x2 - x1) if x2 != x1 else 0
                 predictor = [b + step * (b - a) for a, b in zip(u1, u2)]
-            solution = solve(system, {**at, over: x}, dps=dps, previous=solution, predictor=predictor, **options)
+            point = {**at, over: x if isinstance(value, mpmath.mpf | mpmath.mpc) else value}  # exact as given
+            solution = solve(system, point, dps=dps, previous=solution, predictor=predictor, **options)
             history.append((x, list(solution.unknowns.values())))
             row = {over: x}
             row.update({names[t]: v for t, v in solution.targets.items()})
+            enclosures = {names[t]: solution.enclosure(t) for t in system.targets} if solution.certified else {}
             if derivatives:
-                series = solution.taylor(list(derivatives), 1)
+                series = solution.taylor(list(derivatives), 1, balls=solution.certified)
                 for w in derivatives:
                     for t in system.targets:
-                        row[f"d{names[t]}/d{w}"] = series[str(w)][t][1]
+                        coefficient = series[str(w)][t][1]
+                        if solution.certified:
+                            enclosures[f"d{names[t]}/d{w}"] = coefficient
+                            coefficient = mid_mpmath(coefficient)
+                        row[f"d{names[t]}/d{w}"] = coefficient
+            zeros = {f"d{names[t]}/d{w}" for t in system.structural_zeros for w in derivatives}
+            zeros |= {names[t] for t in system.structural_zeros}
+            for name in [n for n in row if n != over]:
+                exact = name in zeros
+                row[f"{name}_digits"] = dps if exact else certified_digits(enclosures[name], dps) if enclosures else 0
+            row["certificate"] = "proven" if solution.certified else f"uncertified: {solution.certificate.reason}"
             row.update(residual=solution.residual, iterations=solution.iterations, path=solution.path)
             rows.append(row)
             if emit is not None:
                 emit(row)
+            if on_solution is not None:
+                on_solution(solution, row)
     return Table(columns, rows, provenance)

@@ -1,59 +1,82 @@
-"""Conversion of user-given parameter values to mpmath numbers at a precision.
+"""Parameter values: read exactly once, then evaluated at an explicit precision.
 
-Strings are read at the working precision (``"0.1"`` is one tenth to every
-digit asked for); Python floats are taken as the binary numbers they are.
+Every number a user gives (a string, an int, a float, a Fraction, a SymPy or
+mpmath number) is first made exact by :func:`pencils.parsing.exact_number`:
+``"0.1"`` and the Python float ``0.1`` are both exactly one tenth (a float
+counts as the decimal of its ``repr``). python-flint balls pass through, so
+that certified inputs (e.g. constants computed with rigorous error bounds)
+keep their radius. Only then are values evaluated, at a precision the caller
+names: nothing here reads mpmath's global precision unless the caller runs
+inside ``mpmath.workdps``.
 
->>> import mpmath
->>> with mpmath.workdps(30):
-...     print(to_mpmath("0.1"), to_mpmath("1/3"), to_mpmath("2+0.5j"))
-0.1 0.333333333333333333333333333333 (2.0 + 0.5j)
+>>> third = to_mpmath("1/3", dps=30)
+>>> full_string(third, 30), full_string(to_mpmath("2+0.5j", dps=30), 5)
+('0.333333333333333333333333333333', '2.0000 + 0.50000j')
 """
 
 import mpmath
 import sympy as sp
 
-from .exceptions import DomainError
+from .balls import is_ball, mid_mpmath
+from .exceptions import DomainError, ParseError
+from .parsing import exact_number
 
-__all__ = ["to_mpmath", "parse_point", "full_string"]
+__all__ = ["exact", "to_mpmath", "parse_point", "full_string"]
 
 
-def to_mpmath(value):
-    """Convert a number, a numeric string or a SymPy number to mpmath at the current precision."""
+def exact(value, where=None):
+    """The exact form of a value (a SymPy number) or the ball it is.
+
+    Raises :class:`~pencils.exceptions.DomainError` (naming ``where``) for
+    anything that is not a finite number.
+    """
+    try:
+        return exact_number(value, where=where)
+    except ParseError as exc:
+        raise DomainError(str(exc)) from None
+
+
+def to_mpmath(value, dps=None):
+    """A value as an mpmath number at ``dps`` digits.
+
+    ``dps=None`` means the precision of the enclosing ``mpmath.workdps`` block
+    (the caller sets it). Balls give their midpoint.
+    """
+    if dps is not None:
+        with mpmath.workdps(dps):
+            return to_mpmath(value)
     if isinstance(value, mpmath.mpf | mpmath.mpc):
         return +value
-    given = value
-    if isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        try:
-            return mpmath.mpmathify(text)
-        except (ValueError, TypeError):
-            pass
-        try:
-            value = sp.sympify(text.replace("j", "*I") if "j" in text else text)
-        except (sp.SympifyError, SyntaxError, TypeError) as exc:
-            raise DomainError(f"cannot read {given!r} as a number") from exc
-    if isinstance(value, sp.Basic):
-        if value.free_symbols:
-            raise DomainError(f"cannot read {str(given)!r} as a number")
-        number = sp.N(value, mpmath.mp.dps + 5)
-        re, im = (sp.Float(part, mpmath.mp.dps + 5) for part in number.as_real_imag())
-        return mpmath.mpf(re._mpf_) if im == 0 else mpmath.mpc(re._mpf_, im._mpf_)
-    try:
-        return mpmath.mpmathify(value)
-    except (ValueError, TypeError) as exc:
-        raise DomainError(f"cannot read {value!r} as a number") from exc
+    if is_ball(value):
+        return mid_mpmath(value)
+    value = exact(value)
+    if is_ball(value):
+        return mid_mpmath(value)
+    re, im = value.as_real_imag()
+    parts = [_real(re), _real(im)]
+    return parts[0] if parts[1] == 0 else mpmath.mpc(*parts)
 
 
-def parse_point(at, symbols):
-    """Check and convert a parameter point ``{name: value}`` for the given symbols.
+def _real(x):
+    if x.is_Rational:
+        return mpmath.mpf(int(x.p)) / int(x.q)
+    return mpmath.mpf(sp.N(x, mpmath.mp.dps + 10)._mpf_)
+
+
+def parse_point(at, symbols, unused=()):
+    """Check a parameter point ``{name: value}`` for the given symbols; values made exact.
 
     Every symbol needs a value; ratios (positive symbols) must be real and
-    positive; names that are not symbols of the system are refused.
-
-    Returns a dictionary ``{name: mpmath number}`` in the order of ``symbols``.
+    positive; real symbols real. Names in ``unused`` (e.g. parameters of the
+    pencil that the requested entries do not depend on) are read and checked
+    the same way, then dropped; any other name is refused. Returns
+    ``{name: exact value or ball}`` in the order of ``symbols``.
     """
     given = {str(k): v for k, v in dict(at).items()}
     names = [str(s) for s in symbols]
+    extra = [s for s in unused if str(s) not in names and str(s) in given]
+    if extra:
+        parse_point({str(s): given.pop(str(s)) for s in extra}, extra)
     unknown = sorted(set(given) - set(names))
     if unknown:
         raise DomainError(
@@ -63,29 +86,42 @@ def parse_point(at, symbols):
     if missing:
         raise DomainError(f"no value given for {', '.join(missing)}")
     point = {}
-    for s in symbols:
-        value = to_mpmath(given[str(s)])
-        if not mpmath.isfinite(value):
-            raise DomainError(f"{s} = {value} is not finite")
-        if s.is_positive and (mpmath.im(value) != 0 or mpmath.re(value) <= 0):
-            raise DomainError(f"{s} is a positive ratio, got {s} = {value}")
-        if s.is_real and mpmath.im(value) != 0:
-            raise DomainError(f"{s} is real, got {s} = {value}")
-        point[str(s)] = mpmath.re(value) if mpmath.im(value) == 0 else value
+    with mpmath.workdps(30):
+        for s in symbols:
+            value = exact(given[str(s)], where=str(s))
+            approx = to_mpmath(value)
+            real = _is_real(value, approx)
+            if s.is_positive and (not real or mpmath.re(approx) <= 0):
+                raise DomainError(f"{s} is a positive ratio, got {s} = {_show(given[str(s)])}")
+            if s.is_real and not real:
+                raise DomainError(f"{s} is real, got {s} = {_show(given[str(s)])}")
+            point[str(s)] = value
     return point
 
 
-def full_string(value, dps=None):
+def _is_real(value, approx):
+    if is_ball(value):
+        return not hasattr(value, "imag") or value.imag == 0
+    return mpmath.im(approx) == 0
+
+
+def _show(value):
+    return value if isinstance(value, str) else repr(value)
+
+
+def full_string(value, dps):
     """All the digits of an mpmath number (at ``dps`` significant digits), as a string.
 
-    >>> import mpmath
     >>> with mpmath.workdps(25):
-    ...     full_string(mpmath.mpf(1) / 3, 20)
+    ...     third = mpmath.mpf(1) / 3
+    >>> full_string(third, 20)
     '0.33333333333333333333'
     """
-    dps = mpmath.mp.dps if dps is None else dps
-    if isinstance(value, mpmath.mpc):
-        if value.imag == 0:
-            return mpmath.nstr(value.real, dps, strip_zeros=False)
-        return mpmath.nstr(value, dps, strip_zeros=False).strip("()")
-    return mpmath.nstr(value, dps, strip_zeros=False)
+    with mpmath.workdps(dps + 5):
+        if isinstance(value, mpmath.mpc):
+            if value.imag == 0:
+                return mpmath.nstr(value.real, dps, strip_zeros=False)
+            re = mpmath.nstr(value.real, dps, strip_zeros=False)
+            im = mpmath.nstr(abs(value.imag), dps, strip_zeros=False)
+            return f"{re} {'-' if value.imag < 0 else '+'} {im}j"
+        return mpmath.nstr(value, dps, strip_zeros=False)

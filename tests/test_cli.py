@@ -42,14 +42,16 @@ def test_solve_json_with_derivatives(capsys):
     assert status == 0
     assert data["values"]["g11"].startswith("0.41421356237309504880168872420969807856")
     assert {"dg11/dlam", "d2g11/dlam2"} <= set(data["values"])
-    assert data["checks"] == ["residual", "finite", "real", "stieltjes"] and data["dps"] == 40
+    assert data["checks"] == ["residual", "finite", "real", "stieltjes", "certified"] and data["dps"] == 40
+    assert min(data["certified_digits"].values()) >= 38 and data["uncertified_reason"] == ""
 
 
 def test_solve_sweep_csv(capsys):
     status, out, _ = run(capsys, "solve", path("ridge"), "--at", "psi=2", "--sweep", "lam=0.1:1:5")
     assert status == 0
     lines = [line for line in out.splitlines() if not line.startswith("#")]
-    assert lines[0].startswith("lam,g11,residual") and len(lines) == 6
+    assert lines[0].startswith("lam,g11,g11_digits,certificate,residual") and len(lines) == 6
+    assert all(line.split(",")[2:4] == ["30", "proven"] for line in lines[1:])
 
 
 def test_check_against_monte_carlo(capsys):

@@ -156,14 +156,14 @@ def test_late_failures_keep_the_points(tmp_path, capsys, monkeypatch):
 
     from derivations.dsm.theory import Theory as Model
 
-    record = Model._record
+    record = Model.record
 
-    def fail_at_inf(self, row, point):
+    def fail_at_inf(self, solution):
         if self.m == math.inf:
             raise DSMError("made up failure at m = inf")
-        return record(self, row, point)
+        return record(self, solution)
 
-    monkeypatch.setattr(Model, "_record", fail_at_inf)
+    monkeypatch.setattr(Model, "record", fail_at_inf)
     status, _, err = _curve(capsys, "--m", "1", "--m", "inf", "--psi-p", "0.5:2:3", "--dps", "15",
                             "--csv", files["csv"], "--json", files["json"])
     assert status == 2 and "wrote 3 of 6 points" in err and "Traceback" not in err

@@ -1,7 +1,5 @@
 """The poster's findings on computed curves, the limits of the errors, and bad inputs."""
 
-import math
-
 import mpmath
 import pytest
 
@@ -123,3 +121,38 @@ def test_finite_m_between_one_and_infinity():
     small, large = zip(*(tests[m] for m in ("1", "2", "3", "inf")))
     assert all(a > b for a, b in zip(small, small[1:]))
     assert all(a < b for a, b in zip(large, large[1:]))
+
+
+# -- certified errors: the acceptance grid of the certification issue -----------------------------------------
+
+ERRORS = ("train_error", "test_error", "dsm_test_loss", "gap")
+GRID = [(a, m, t, lam) for a in ("tanh", "erf", "relu") for m in ("1", "2", "inf")
+        for t in ("0.01", "1") for lam in ("1e-3", "0.1")]
+
+
+def _agree_within_certificate(low, high, digits):
+    """|v_30 - v_60| within what 'digits' certified digits at dps 30 allow (plus the dps-60 radius)."""
+    size = max(abs(high), mpmath.mpf(10) ** -40)
+    return abs(low - high) <= 2 * size * mpmath.mpf(10) ** (-digits)
+
+
+def _check_certified(activation, m, t, lam):
+    point = dict(psi_n=2, psi_p="0.5", lam=lam)
+    low = Theory(m=m, t=t, activation=activation, dps=30).at(**point)
+    high = Theory(m=m, t=t, activation=activation, dps=60).at(**point)
+    assert low["certificate"] == "proven" and high["certificate"] == "proven"
+    for name in ERRORS:
+        assert low[f"{name}_digits"] >= 28, (name, low)
+        assert _agree_within_certificate(low[name], high[name], low[f"{name}_digits"]), (name, low[name], high[name])
+        assert high[f"{name}_digits"] >= 55
+
+
+@pytest.mark.parametrize("activation, m, t, lam", [GRID[0], GRID[19], GRID[34]])
+def test_errors_are_certified_to_28_digits_at_dps_30(activation, m, t, lam):
+    _check_certified(activation, m, t, lam)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation, m, t, lam", GRID)
+def test_errors_are_certified_on_the_documented_range(activation, m, t, lam):
+    _check_certified(activation, m, t, lam)

@@ -1,5 +1,6 @@
 import pytest
 import sympy as sp
+from reference import dense_fixed_point
 
 from pencils import DysonSystem, GaussianMatrix, Pencil, PencilValidationError, ratio
 
@@ -39,6 +40,22 @@ def test_wishart_product_cubic(textbook, symbols):
     assert same_polynomial(system.eliminate().lhs, cubic, g)
     y = z * g - 1
     assert sp.expand(z * y - (phi + y) * (1 + y) * (psi + y) + z * cubic) == 0
+
+
+def test_elimination_of_a_target_that_is_not_an_unknown(textbook, symbols):
+    """g22 of the Wishart product is a formula in the unknowns: its formula joins the ideal, and the
+    polynomial vanishes at the value of an independent dense fixed point (tests/reference.py)."""
+    z, phi, psi = symbols["z"], symbols["phi"], symbols["psi"]
+    system = DysonSystem(textbook["wishart_product"], target=(2, 2))
+    assert (2, 2) not in system.unknowns
+    g = system.symbols[(2, 2)]
+    polynomial = system.eliminate().lhs
+    assert sp.Poly(polynomial, g).degree() == 3
+    at = {"phi": "1/2", "psi": "2"}
+    G = dense_fixed_point(textbook["wishart_product"], complex(0.3, 1), at)
+    g22 = sp.Float(G[1, 1].real, 40) + sp.I * sp.Float(G[1, 1].imag, 40)
+    value = polynomial.subs({phi: sp.Rational(1, 2), psi: 2, z: sp.Rational(3, 10) + sp.I, g: g22})
+    assert abs(complex(sp.N(value, 30))) < 1e-25
 
 
 def test_ridge_is_marchenko_pastur_at_minus_lambda(textbook, symbols):

@@ -187,7 +187,7 @@ MP_POINT = {"z": "0.5+1j", "psi": "0.5"}
         (MonteCarloError, r"target \(3, 1\) is outside the 2 x 2 pencil", MP_POINT, {"targets": [(3, 1)]}),
         (MonteCarloError, r"target \(0, 1\) is outside", MP_POINT, {"targets": [(0, 1)]}),
         (MonteCarloError, "block 2 has no rows", {"z": "1j", "psi": "0.001"}, {}),
-        (DomainError, "cannot read 'abc' as a number", {"z": "abc", "psi": "0.5"}, {}),
+        (DomainError, "z: cannot parse 'abc': unknown name 'abc'", {"z": "abc", "psi": "0.5"}, {}),
         (DomainError, "no value given for z", {"psi": "0.5"}, {}),
         (DomainError, "unknown parameter", {**MP_POINT, "q": 1}, {}),
         (DomainError, "psi is a positive ratio", {"z": "1j", "psi": "-0.5"}, {}),

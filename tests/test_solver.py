@@ -1,9 +1,12 @@
 """Solutions against closed forms (40+ digits at dps = 50), derivatives against finite differences,
 and the errors of bad inputs."""
 
+import flint
 import mpmath
 import pytest
 import sympy as sp
+
+from reference import dense_fixed_point
 
 from pencils import (
     AdmissibilityError, ConvergenceError, DomainError, DysonSystem, GaussianMatrix, Pencil,
@@ -70,7 +73,13 @@ def test_ridge_at_minus_lambda(textbook):
         b = lam + psi - 1
         expected = (-b + mpmath.sqrt(b * b + 4 * lam)) / (2 * lam)
     assert agree(solution.value, expected)
-    assert solution.checks == ("residual", "finite", "real", "stieltjes")
+    assert solution.checks == ("residual", "finite", "real", "stieltjes", "certified")
+    with flint.ctx.workprec(300):  # the closed form, in rigorous ball arithmetic
+        lam, psi = flint.arb(1) / 1000, flint.arb(3) / 4
+        b = lam + psi - 1
+        proven = (-b + (b * b + 4 * lam).sqrt()) / (2 * lam)
+    ball = solution.enclosure()
+    assert ball.real.overlaps(proven) and ball.real.rad() < 1e-25 and abs(ball.imag).upper() < 1e-25
 
 
 def test_high_precision_100_digits(textbook):
@@ -160,8 +169,8 @@ def test_start_point_path(textbook):
         ({"z": -1, "psi": "1+1j"}, "psi is a positive ratio"),
         ({"z": -1}, "no value given for psi"),
         ({"z": -1, "psi": 1, "phi": 2}, "unknown parameter(s) phi"),
-        ({"z": "abc", "psi": 1}, "cannot read 'abc' as a number"),
-        ({"z": mpmath.inf, "psi": 1}, "is not finite"),
+        ({"z": "abc", "psi": 1}, "z: cannot parse 'abc': unknown name 'abc'"),
+        ({"z": mpmath.inf, "psi": 1}, "as a number: not finite"),
     ],
 )
 def test_domain_errors(textbook, at, message):
@@ -207,3 +216,51 @@ def test_pole_at_zero_is_not_returned(textbook):
     # MP with psi < 1 has an atom at 0: g(z) has a pole at z = 0
     with pytest.raises((ConvergenceError, SingularPointError)):
         solve(DysonSystem(textbook["marchenko_pastur"]), {"z": 0, "psi": "0.5"})
+
+
+# -- every entry of E[L^{-1}], alone and in subsets, against an independent dense fixed point ----------------
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_entry_alone_and_in_subsets_matches_a_dense_reference(seed):
+    import random
+
+    from pencils.testing import random_pencil
+
+    rng = random.Random(seed)
+    k = rng.randint(3, 5)
+    # several size classes without identity couplings: several spaces, so that some entries are zero by structure
+    pencil = random_pencil(k, rng.randint(1, 3), seed=seed, n_classes=2, off_diagonal_identity=seed % 2 == 0)
+    z = "0.5+2j"
+    G = dense_fixed_point(pencil, complex(0.5, 2))
+    entries = [(i, j) for i in range(1, k + 1) for j in range(1, k + 1)]
+    subsets = [[e] for e in entries] + [rng.sample(entries, rng.randint(2, len(entries))) for _ in range(3)]
+    assert seed % 2 == 0 or DysonSystem(pencil, target=entries).structural_zeros
+    for subset in subsets:
+        system = DysonSystem(pencil, target=subset)
+        solution = solve(system, {"z": z}, dps=30)
+        assert solution.certified
+        for i, j in subset:
+            value, expected = solution.targets[(i, j)], G[i - 1, j - 1]
+            if (i, j) in system.structural_zeros:
+                assert value == 0 and solution.certified_digits((i, j)) == 30
+                assert abs(expected) < 1e-25, (pencil, (i, j), expected)
+            else:
+                assert abs(value - expected) < 1e-25 * max(1, abs(expected)), (pencil, (i, j), value, expected)
+                ball = solution.enclosure((i, j))
+                assert abs(ball.mid() - flint.acb(complex(expected))) < 1e-12
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(2))
+def test_every_entry_against_monte_carlo(seed):
+    """Theory (including the exact zeros) within 4 standard errors + 1/N of a finite-N simulation."""
+    from pencils.montecarlo import monte_carlo
+    from pencils.testing import random_pencil
+
+    pencil = random_pencil(4, 2, seed=seed, n_classes=2, off_diagonal_identity=False)
+    entries = [(i, j) for i in range(1, 5) for j in range(1, 5)]
+    solution = solve(DysonSystem(pencil, target=entries), {"z": "0.5+2j"}, dps=20)
+    result = monte_carlo(pencil, {"z": complex(0.5, 2)}, N=300, seeds=8, targets=entries, seed=seed)
+    for entry in entries:
+        difference = abs(complex(solution.targets[entry]) - complex(result.mean[entry]))
+        assert difference <= 4 * result.stderr[entry] + 1 / 300, (entry, difference, result.stderr[entry])

@@ -196,14 +196,8 @@ def _run(theory, psi_n, psi_p, lam, simulate=None, writer=None, activation=None)
     activation = theory.activation if activation is None else activation
     given = {"psi_n": psi_n, "psi_p": psi_p, "lam": lam}
     over = next(k for k, v in given.items() if isinstance(v, list))
-    fixed = {**theory.fixed, **{k: v for k, v in given.items() if k != over}}
 
-    def emit(row):
-        if writer is not None:
-            with mpmath.workdps(dps + GUARD):
-                writer.add(theory._record(row, {**fixed, over: row[over]}))
-
-    records = theory.curve(psi_n, psi_p, lam, progress=emit)
+    records = theory.curve(psi_n, psi_p, lam, progress=None if writer is None else writer.add)
     print(f"# m={records[0]['m']}, t={t}: {len(records)} points in {time.perf_counter() - start:.2f} s "
           f"(dps {dps}, max residual {mpmath.nstr(max(r['residual'] for r in records), 3)})", file=log)
     simulations = []

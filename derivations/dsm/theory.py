@@ -21,24 +21,29 @@ Then, with ``c_s = r_s`` on the data subspace and ``r_s / h`` off it (so that
 * ``E_test,s = mu1^2 S_s + mus^2 T2_s - 2 mu1 T4_s + c_s`` and ``E_test = sum_s E_test,s``,
 * ``L_test = c_t + h E_test`` with ``c_t = 1 - h sum_s c_s``, and the gap ``L_test - E_train``.
 
-Derivatives come from implicit differentiation at the working precision
-(:meth:`pencils.Solution.taylor`); no hand-reduced closed form is used.
+Derivatives come from implicit differentiation (:meth:`pencils.Solution.taylor`);
+no hand-reduced closed form is used. When the solve is certified and the
+Gaussian-equivalence constants are proven balls, the errors are assembled in
+ball arithmetic from the enclosures of the targets and of their Taylor
+coefficients, so that each error carries the number of digits it is proven to
+(``<error>_digits``).
 
 Examples
 --------
 >>> theory = Theory(m=1, t="0.1", activation="tanh", dps=20)
 >>> record = theory.at(psi_n=2, psi_p=1, lam="0.1")
->>> sorted(record)[:4]
-['activation', 'dps', 'dsm_test_loss', 'gap']
 >>> float(record["test_error"]) > 0 and float(record["train_error"]) < float(record["dsm_test_loss"])
 True
+>>> record["certificate"], record["test_error_digits"]  # proven, to every digit of dps 20
+('proven', 20)
 """
 
 import math
 
 import mpmath
 
-from pencils import DysonSystem, load
+from pencils import DysonSystem, PencilsError, load
+from pencils.balls import bits_for, certified_digits, mid_mpmath, precision, to_ball
 from pencils.solver import GUARD
 from pencils.sweep import sweep
 from pencils.values import to_mpmath
@@ -49,7 +54,7 @@ from .pencils import dsm_pencil, pencil_path, subspaces, targets
 __all__ = ["Theory", "DSMError", "parse_m"]
 
 
-class DSMError(ValueError):
+class DSMError(PencilsError, ValueError):
     """Bad input to the DSM model (the message says which and why)."""
 
 
@@ -142,6 +147,8 @@ class Theory:
         """Errors along a grid: exactly one of ``psi_n``, ``psi_p``, ``lam`` is a sequence.
 
         Returns a list of records (see :meth:`at`), computed with warm starts.
+        ``progress``, a callable, receives each record as soon as it is
+        computed (so that a caller can write it out at once).
         """
         given = {"psi_n": psi_n, "psi_p": psi_p, "lam": lam}
         swept = [k for k, v in given.items() if isinstance(v, list | tuple)]
@@ -150,35 +157,89 @@ class Theory:
         over = swept[0]
         self._check(*([v] if not isinstance(v, list | tuple) else list(v) for v in given.values()))
         fixed = {**self.fixed, **{k: v for k, v in given.items() if k != over}}
-        table = sweep(self.system, over, given[over], fixed, dps=self.dps, derivatives=("lam", "zeta"),
-                      progress=progress)
-        with mpmath.workdps(self.dps + GUARD):
-            return [self._record(row, {**fixed, over: row[over]}) for row in table.rows]
+        records = []
+
+        def record(solution, row):
+            records.append(self.record(solution))
+            if progress is not None:
+                progress(records[-1])
+
+        sweep(self.system, over, given[over], fixed, dps=self.dps, on_solution=record)
+        return records
 
     def at(self, psi_n, psi_p, lam):
-        """The errors at one point: a record with ``train_error``, ``test_error``, ``dsm_test_loss``,
-        ``gap`` (and ``test_error_parallel``, ``test_error_orthogonal`` for ``psi_d < 1``), the
-        parameters, ``dps`` and the largest ``residual``."""
+        """The errors at one point (a record, see :meth:`record`)."""
         return self.curve(psi_n, [psi_p], lam)[0]
 
-    def _record(self, row, point):
-        names = {entry: str(self.system.symbols[entry]) for entry in self.system.targets}
-        q = {k: mpmath.mpmathify(v) for k, v in point.items()}
+    def record(self, solution):
+        """The errors at a solved point, assembled in ball arithmetic when the solution is certified.
+
+        Returns a dict with ``train_error``, ``test_error``, ``dsm_test_loss``,
+        ``gap`` (and ``test_error_parallel``, ``test_error_orthogonal`` for
+        ``psi_d < 1``) as mpmath numbers, ``<error>_digits`` for each (the
+        significant digits proven by the certificate and the enclosures of
+        the Gaussian-equivalence constants; 0 when uncertified),
+        ``certificate`` (``"proven"`` or ``"uncertified: <reason>"``),
+        ``checks``, the parameters, ``dps`` and the ``residual``.
+        """
+        dps = self.dps
+        point = solution.exact_point
+        certified = solution.certified and self.constants.certified
+        with mpmath.workdps(dps + GUARD), precision(bits=solution.certificate.bits if certified else bits_for(dps)):
+            if certified:
+                number, sqrt = to_ball, (lambda x: x.sqrt())
+                series = solution.taylor(["lam", "zeta"], 1, balls=True)
+            else:
+                number, sqrt = to_mpmath, mpmath.sqrt
+                series = solution.taylor(["lam", "zeta"], 1)
+            errors = self._errors({k: number(v) for k, v in point.items()}, series, sqrt)
+            floor = mpmath.mpf(10) ** (-(dps // 2))
+            values = {k: mid_mpmath(v.real) if certified else mpmath.re(v) for k, v in errors.items()}
+            negative = [k for k, v in errors.items() if k != "gap"
+                        and ((v.real + floor) < 0 if certified else mpmath.re(v) < -floor)]
+            if negative:
+                raise DSMError(
+                    f"negative {', '.join(negative)} ({', '.join(mpmath.nstr(values[k], 5) for k in negative)}) at "
+                    f"psi_n={point['psi_n']}, psi_p={point['psi_p']}, lam={point['lam']}: the solution left the "
+                    "physical branch"
+                )
+            record = {
+                "m": "inf" if self.m == math.inf else str(self.m),
+                "t": str(self.t),
+                "psi_n": to_mpmath(point["psi_n"]),
+                "psi_p": to_mpmath(point["psi_p"]),
+                "psi_d": str(self.psi_d),
+                "lam": to_mpmath(point["lam"]),
+                "activation": self.activation,
+                **values,
+                **{f"{k}_digits": certified_digits(v, dps) if certified else 0 for k, v in errors.items()},
+                "certificate": "proven" if certified else "uncertified: " + (
+                    solution.certificate.reason if not solution.certified else
+                    f"the Gaussian-equivalence constants are an {self.constants.error_kind}"),
+                "checks": ", ".join(solution.checks),
+                "dps": dps,
+                "residual": solution.residual,
+            }
+        return record
+
+    def _errors(self, q, series, sqrt):
+        """Train, test (per subspace), DSM test loss and gap from the targets and their lam, zeta slopes."""
         h, mu1, mus, lam, psi_n = q["h"], q["mu1"], q["mus"], q["lam"], q["psi_n"]
-        train = mpmath.mpf(1)
+        lam_series, zeta_series = series["lam"], series["zeta"]
+        train = 1
         parts = {}
         c_total = 0
-        for s, r, sigma, holds in subspaces(self.structured):
-            r = q["psi_d"] if s == "par" else q["psi_perp"] if s == "perp" else mpmath.mpf(1)
-            f = names[self.targets[("f", s)]]
-            g_f, dg_f_lam, dg_f_zeta = row[f], row[f"d{f}/dlam"], row[f"d{f}/dzeta"]
+        for s, _, _, holds in subspaces(self.structured):
+            r = q["psi_d"] if s == "par" else q["psi_perp"] if s == "perp" else 1
+            f = self.targets[("f", s)]
+            g_f, dg_f_lam, dg_f_zeta = lam_series[f][0], lam_series[f][1], zeta_series[f][1]
             if self.m != math.inf:
                 m = self.m
-                g_w = row[names[self.targets[("w", s)]]]
+                g_w = lam_series[self.targets[("w", s)]][0]
                 T1 = r * (m * psi_n - g_f) / (h * psi_n * m)
                 T2 = r * dg_f_lam / (h * psi_n * m)
                 S = -r * dg_f_zeta / (h * psi_n * m)
-                T4 = r * g_w / mpmath.sqrt(h)
+                T4 = r * g_w / sqrt(h)
             else:
                 T1 = mu1**2 * r * g_f
                 T2 = -(mu1**2) * r * dg_f_lam
@@ -190,28 +251,8 @@ class Theory:
             parts[s] = mu1**2 * S + mus**2 * T2 - 2 * mu1 * T4 + c
         test = sum(parts.values())
         loss = 1 - h * c_total + h * test
-        floor = -mpmath.mpf(10) ** (-(self.dps // 2))
-        if train < floor or any(v < floor for v in parts.values()):
-            raise DSMError(
-                f"negative error (train {mpmath.nstr(train, 5)}, test parts "
-                f"{[mpmath.nstr(v, 5) for v in parts.values()]}) at {point}: the solution left the physical branch"
-            )
-        record = {
-            "m": "inf" if self.m == math.inf else str(self.m),
-            "t": str(self.t),
-            "psi_n": point["psi_n"],
-            "psi_p": point["psi_p"],
-            "psi_d": str(self.psi_d),
-            "lam": point["lam"],
-            "activation": self.activation,
-            "train_error": train,
-            "test_error": test,
-            "dsm_test_loss": loss,
-            "gap": loss - train,
-            "dps": self.dps,
-            "residual": row["residual"],
-        }
+        errors = {"train_error": train, "test_error": test, "dsm_test_loss": loss, "gap": loss - train}
         if self.structured:
-            record["test_error_parallel"] = parts["par"]
-            record["test_error_orthogonal"] = parts["perp"]
-        return record
+            errors["test_error_parallel"] = parts["par"]
+            errors["test_error_orthogonal"] = parts["perp"]
+        return errors

@@ -1,0 +1,235 @@
+"""Certificates: a proof, in ball arithmetic, that the reported numbers are right.
+
+Given the polished solution ``u~`` of ``F(u) = u - P[(C - eta(u))^{-1}] = 0``,
+the **Krawczyk test** proves that ``F`` has exactly one root in a box ``U``
+around ``u~``: with ``Y`` an approximate inverse of the Jacobian at ``u~``,
+
+    K(U) = u~ - Y F(u~) + (I - Y J(U)) (U - u~),
+
+evaluated in ball arithmetic (python-flint's acb) with the coefficients of the
+system enclosed in balls at the exact parameter values (or at the balls the
+user gave, e.g. certified constants). If ``K(U)`` lies in the interior of
+``U`` the root exists, is unique in ``U`` and lies in ``K(U)`` (Krawczyk 1969,
+Moore 1977; ``F`` is holomorphic, so the test holds in complex boxes). Every
+reported quantity is then enclosed from ``K(U)``:
+
+* targets, as entries of ``(C - eta(K))^{-1}`` (an exact 0 for a structural zero);
+* Taylor coefficients in a parameter, by the implicit-differentiation recursion
+  with ball linear solves ``J(K) u_k = r_k`` (enclosing every ``J`` in the ball);
+* for a symmetric pencil, the Stieltjes sign conditions: ``Im G`` definite of the
+  sign opposite to ``Im C`` on the whole ball at a complex point (leading
+  principal minors), and ``Im dG/de`` negative definite for ``C -> C + i e I``
+  at a real point.
+
+What is *not* proven: that the unique root in ``U`` is the physical branch
+when the pencil is not symmetric (no Stieltjes condition characterises it).
+That rests on the continuation from a point where the answer is known; as
+evidence, a second, different path is followed to the same point and must
+land in the box (``checks`` then says ``"two paths agree"``).
+
+A test that does not close is not an error: the certificate says
+``certified=False`` with the reason, and the numbers are reported as
+uncertified.
+"""
+
+from dataclasses import dataclass, field
+
+import flint
+from flint import acb, acb_mat, arb
+
+from ..balls import bits_for, certified_digits, precision, to_ball
+from ..exceptions import CertificationError
+
+__all__ = ["Certificate", "certify", "certify_taylor", "INFLATIONS"]
+
+INFLATIONS = (10, 1e4, 1e8)  # box radii tried, in multiples of |Y F(u~)|
+
+
+@dataclass
+class Certificate:
+    """The outcome of a certification.
+
+    Attributes
+    ----------
+    certified : bool
+        Whether the Krawczyk test closed.
+    reason : str
+        Why not, when it did not (empty otherwise).
+    unknowns : list of acb
+        Enclosures of the unknowns (the box ``K(U)``).
+    targets : dict
+        ``{(i, j): acb}``, enclosures of the targets (exact 0 for structural zeros).
+    radius : float
+        Radius of the box ``U`` in which the root is unique.
+    proven : tuple of str
+        What the certificate proves.
+    bits : int
+        Binary precision of the ball arithmetic.
+    """
+
+    certified: bool
+    reason: str = ""
+    unknowns: list = field(default_factory=list)
+    targets: dict = field(default_factory=dict)
+    radius: float = 0.0
+    proven: tuple = ()
+    bits: int = 0
+
+    def digits(self, entry, cap=None):
+        """Certified significant digits of a target (``cap`` for an exact value, 0 if uncertified)."""
+        if not self.certified:
+            return 0
+        return certified_digits(self.targets[tuple(entry)], cap)
+
+
+def _box(u, r):
+    return [acb(arb(x.real.mid(), r), arb(x.imag.mid(), r)) for x in u]
+
+
+def _krawczyk(compiled, values, u_mid, point, inflations):
+    """The Krawczyk test around ``u_mid`` (exact balls); returns ``(K, radius)`` or ``(None, reason)``."""
+    n = len(u_mid)
+    if n == 0:
+        return [], 0.0
+    try:
+        inv_mid = compiled.inverses(compiled.matrices(values, u_mid), point, None)
+    except Exception:  # a ball matrix that may be singular
+        return None, "C - eta(G) is not provably invertible at the solution"
+    F = acb_mat([[f] for f in compiled.residual(u_mid, inv_mid)])
+    J_mid = compiled.jacobian(values, inv_mid)
+    try:
+        Y = acb_mat([[x.mid() for x in row] for row in acb_mat(J_mid).mid().inv().tolist()])
+    except ZeroDivisionError:
+        return None, "the Jacobian is singular at the solution (the root is not simple)"
+    YF = Y * F
+    size = max(abs(YF[i, 0]).upper() for i in range(n))
+    scale = max(abs(x).upper() for x in u_mid) + 1
+    base = max(size, scale * arb(2) ** (20 - flint.ctx.prec))
+    identity = acb_mat([[1 if i == j else 0 for j in range(n)] for i in range(n)])
+    u_col = acb_mat([[x] for x in u_mid])
+    reason = "the Krawczyk test did not close"
+    for factor in inflations:
+        r = arb((base * factor).upper())
+        U = _box(u_mid, r)
+        try:
+            inv_U = compiled.inverses(compiled.matrices(values, U), point, None)
+        except Exception:
+            reason = "C - eta(G) is not provably invertible on the box: the solution is too ill-conditioned"
+            break
+        JU = acb_mat(compiled.jacobian(values, inv_U))
+        K = u_col - YF + (identity - Y * JU) * (acb_mat([[x] for x in U]) - u_col)
+        K = [K[i, 0] for i in range(n)]
+        if all(b.contains_interior(k) for b, k in zip(U, K)):
+            return K, float(r)
+        reason = (f"the Krawczyk test did not close (box radius up to {float(r):.2e}): the system is "
+                  "ill-conditioned at this point or the coefficients are not known precisely enough")
+    return None, reason
+
+
+def certify(compiled, exact_point, u, point, dps, bits=None):
+    """Certify the solution ``u`` (mpmath numbers) of a compiled system at ``exact_point``.
+
+    Parameters
+    ----------
+    compiled : CompiledSystem
+    exact_point : dict
+        Parameter values as exact numbers or balls (what the user gave).
+    u : list
+        The polished solution.
+    point : dict
+        The same point in mpmath numbers (for messages).
+    dps : int
+        The working precision; the ball arithmetic runs at ``dps`` plus guard digits.
+
+    Returns
+    -------
+    Certificate
+    """
+    from .newton import GUARD
+
+    bits = bits or bits_for(dps + GUARD)
+    with precision(bits=bits):
+        try:
+            arguments = [to_ball(v) for v in exact_point.values()]
+            values = compiled.ball_coefficients()(*arguments)
+        except CertificationError as exc:
+            return Certificate(False, str(exc), bits=bits)
+        if not all(v.is_finite() for v in values):
+            return Certificate(False, "a coefficient is not finite in ball arithmetic", bits=bits)
+        u_mid = [to_ball(x).mid() for x in u]
+        K, info = _krawczyk(compiled, values, u_mid, point, INFLATIONS)
+        if K is None:
+            return Certificate(False, info, bits=bits)
+        try:
+            inverses = compiled.inverses(compiled.matrices(values, K), point, None)
+        except Exception:
+            return Certificate(False, "C - eta(G) is not provably invertible on the certified box", bits=bits)
+        targets = dict(zip(compiled.system.targets, compiled.targets_of(inverses, zero=acb(0))))
+        proven = ["unique root of the reduced system in the box (Krawczyk)"]
+        proven += _stieltjes(compiled, values, K, inverses, point)
+        return Certificate(True, "", K, targets, info, tuple(proven), bits)
+
+
+def _positive_definite(H):
+    """Whether a Hermitian ball matrix is provably positive definite (leading principal minors)."""
+    n = len(H)
+    for k in range(1, n + 1):
+        minor = acb_mat([row[:k] for row in H[:k]]).det() if k > 1 else H[0][0]
+        if not minor.real > 0:
+            return False
+    return True
+
+
+def _imaginary_part(A):
+    n = len(A)
+    return [[(A[r][c] - A[c][r].conjugate()) / acb(0, 2) for c in range(n)] for r in range(n)]
+
+
+def _stieltjes(compiled, values, K, inverses, point):
+    """The Stieltjes sign conditions proven on the ball (symmetric pencils), as statements."""
+    if not compiled.symmetric:
+        return []
+    nc = len(compiled.constants)
+    if any(not v.imag == 0 for v in values[nc:]):
+        return []
+    if all(v.imag == 0 for v in values):  # a real point (real balls: Im C is exactly 0)
+        direction = compiled.shifted([acb(0)] * len(values), acb(0, 1))
+        try:
+            ((_, series_inverses),) = compiled.series(values, [[direction]], K, point)
+        except Exception:
+            return []
+        if all(_positive_definite([[-x for x in row] for row in _imaginary_part(inv)]) for inv in series_inverses[1]):
+            return ["Stieltjes response Im dG/de < 0 for C -> C + i e I (real point)"]
+        return []
+    imaginary_C = [_imaginary_part(C) for C in compiled.constant(values)]
+    signs = set()
+    for H in imaginary_C:
+        mids = [x.real.mid() for row in H for x in row]
+        signs |= {1 for x in mids if x > 0} | {-1 for x in mids if x < 0}
+    if len(signs) != 1:
+        return []
+    sign = signs.pop()
+    if all(_positive_definite([[-sign * x for x in row] for row in _imaginary_part(inv)]) for inv in inverses):
+        return ["Stieltjes sign: Im G definite, opposite to Im C, on the whole box"]
+    return []
+
+
+def certify_taylor(compiled, exact_point, K, names, order, point, bits):
+    """Ball enclosures of the Taylor coefficients of unknowns and targets in parameters ``names``.
+
+    Returns ``{name: {(i, j): [c_0, ..., c_order]}}`` of acb balls.
+    """
+    with precision(bits=bits):
+        arguments = [to_ball(v) for v in exact_point.values()]
+        values = compiled.ball_coefficients()(*arguments)
+        directions = [[compiled.ball_coefficients((name, k))(*arguments) for k in range(1, order + 1)]
+                      for name in names]
+        results = {}
+        for name, (us, invs) in zip(names, compiled.series(values, directions, K, point)):
+            result = {entry: [us[k][n] for k in range(order + 1)]
+                      for n, entry in enumerate(compiled.system.unknowns)}
+            for entry, where in zip(compiled.system.targets, compiled.targets):
+                result[entry] = [acb(0) if where is None else invs[k][where[0][0]][where[0][1]][where[1]]
+                                 for k in range(order + 1)]
+            results[name] = result
+        return results

@@ -1,0 +1,213 @@
+"""The compiled (numerical) form of a Dyson system.
+
+The reduced system ``g_u = [(C - eta(G))^{-1}]_u`` is compiled once: the
+scalar coefficients (identity part ``C`` and covariance coefficients) are
+lambdified into mpmath with exact rationals kept, into float64 for path
+tracking, and into ball arithmetic (:mod:`pencils.balls`) for certificates.
+The inverse is taken numerically, space by space. Every method works with any
+number type: Python floats, mpmath numbers or python-flint balls.
+
+Entries of ``E[L^{-1}]`` that are zero by structure (across spaces, or outside
+the sparsity pattern) are exact zeros: they are never computed.
+"""
+
+import weakref
+
+import mpmath
+import sympy as sp
+
+from .. import linalg
+from ..balls import ball_function
+from ..exceptions import SingularPointError
+
+__all__ = ["compile_system", "CompiledSystem", "as_float"]
+
+_compiled_cache = weakref.WeakKeyDictionary()
+
+
+def compile_system(system):
+    """The compiled form of a :class:`~pencils.DysonSystem`, cached on it."""
+    compiled = _compiled_cache.get(system)
+    if compiled is None:
+        compiled = _compiled_cache[system] = CompiledSystem(system)
+    return compiled
+
+
+class CompiledSystem:
+    """Numerical form of a Dyson system (internal; built by :func:`compile_system`).
+
+    Matrices are lists of lists, one per space; numbers are Python floats or
+    complexes in the float64 pass and mpmath numbers at the working precision.
+    """
+
+    def __init__(self, system):
+        self.system = system
+        self.symbols = system.parameters
+        structure = system.structure
+        unknowns = [(a - 1, b - 1) for a, b in system.unknowns]
+        pattern = structure._pattern
+        targets = [(a - 1, b - 1) for a, b in system.targets]
+        space_ids = sorted({structure.space_of[a] for a, _ in unknowns + [t for t in targets if t in pattern]})
+        self.spaces = [structure._spaces[s] for s in space_ids]
+        self.where = {b: (n, blocks.index(b)) for n, blocks in enumerate(self.spaces) for b in blocks}
+        self.unknowns = [(self.where[a], self.where[b][1]) for a, b in unknowns]
+        # a target outside the pattern (e.g. two blocks of different spaces) is an exact zero: None
+        self.targets = [(self.where[a], self.where[b][1]) if (a, b) in pattern else None for a, b in targets]
+        index = {u: n for n, u in enumerate(unknowns)}
+        self.constants = []
+        expressions = []
+        for i, j in ((i, j) for i in self.where for j in self.where):
+            entry = system.C[i, j]
+            if (entry != 0 or i == j) and self.where[i][0] == self.where[j][0]:
+                self.constants.append((self.where[i][0], self.where[i][1], self.where[j][1]))
+                expressions.append(entry)
+        self.terms = []
+        for t in system.covariance:
+            (s, r), c = self.where[t.out[0]], self.where[t.out[1]][1]
+            self.terms.append((s, r, c, index[t.read]))
+            expressions.append(t.coefficient)
+        self.expressions = expressions
+        self.diagonal = [n for n, (_, r, c) in enumerate(self.constants) if r == c]
+        self.symmetric = _is_symmetric(system.pencil)
+        self._functions = {}
+        self.evaluate = self._function(())
+        self._float_functions = {}
+
+    def evaluate_float(self, *point):
+        """Coefficient values in float64 (``math`` for a real point, ``cmath`` for a complex one)."""
+        module = "cmath" if any(isinstance(x, complex) for x in point) else "math"
+        if module not in self._float_functions:
+            self._float_functions[module] = sp.lambdify(self.symbols, self.expressions, modules=module)
+        return [as_float(v) for v in self._float_functions[module](*point)]
+
+    def _function(self, derivative):
+        """Lambdified values of all coefficients, or of their Taylor coefficients in a parameter."""
+        if derivative not in self._functions:
+            self._functions[derivative] = sp.lambdify(self.symbols, self._expressions_of(derivative), modules="mpmath")
+        return self._functions[derivative]
+
+    def _expressions_of(self, derivative):
+        """The coefficient expressions, or their ``k``-th Taylor coefficients in a parameter."""
+        if not derivative:
+            return self.expressions
+        name, k = derivative
+        symbol = next(s for s in self.symbols if str(s) == name)
+        return [sp.diff(e, symbol, k) / sp.factorial(k) for e in self.expressions]
+
+    # -- the block-diagonal matrix M = C - scale * eta(G), space by space ----------------------
+    def constant(self, values):
+        """``C`` space by space, at coefficient values ``values``."""
+        Cs = [linalg.zeros(len(blocks)) for blocks in self.spaces]
+        for (s, r, c), v in zip(self.constants, values):
+            Cs[s][r][c] += v
+        return Cs
+
+    def eta(self, values, u):
+        """``eta(G)`` space by space, at coefficient values ``values`` and unknowns ``u``."""
+        etas = [linalg.zeros(len(blocks)) for blocks in self.spaces]
+        for (s, r, c, k), v in zip(self.terms, values[len(self.constants):]):
+            etas[s][r][c] += v * u[k]
+        return etas
+
+    def shifted(self, values, shift):
+        """Coefficient values with ``shift`` added to every diagonal entry of ``C``."""
+        values = list(values)
+        for n in self.diagonal:
+            values[n] = values[n] + shift
+        return values
+
+    def matrices(self, values, u, scale=1):
+        """``M = C - scale * eta(G)`` space by space."""
+        return [linalg.sub(C, linalg.scaled(scale, E)) for C, E in zip(self.constant(values), self.eta(values, u))]
+
+    def inverses(self, Ms, point, u):
+        try:
+            return [linalg.inverse(M) for M in Ms]
+        except ZeroDivisionError:
+            raise SingularPointError("C - eta(G) is singular", point=point, iterate=u) from None
+
+    def residual(self, u, inverses):
+        return [u[n] - inverses[s][r][c] for n, ((s, r), c) in enumerate(self.unknowns)]
+
+    def jacobian(self, values, inverses, scale=1):
+        """``dF/du`` with ``F(u) = u - P[M(u)^{-1}]``."""
+        J = linalg.identity(len(self.unknowns))
+        nc = len(self.constants)
+        for row, ((s, a), b) in enumerate(self.unknowns):
+            inv = inverses[s]
+            for (ts, r, c, k), v in zip(self.terms, values[nc:]):
+                if ts == s:
+                    J[row][k] -= scale * v * inv[a][r] * inv[c][b]
+        return J
+
+    def series(self, values, directions, u, point):
+        """Taylor series of the solution along paths of coefficient values, sharing one Jacobian.
+
+        ``values`` are the coefficient values where ``u`` solves the system; each
+        direction is a list ``[c_1, ..., c_K]`` of the Taylor coefficients of all
+        scalar coefficients along a path. Returns, per direction, ``(us, inverses)``:
+        the Taylor coefficients of the unknowns and of ``(C - eta(G))^{-1}`` space
+        by space, from ``M_k = K_k - eta(values, u_k)`` with ``K_k`` known from lower
+        orders, so that ``J u_k = r_k`` with the Newton Jacobian ``J``.
+        """
+        inv0 = self.inverses(self.matrices(values, u), point, u)
+        J = self.jacobian(values, inv0)
+        order = max((len(d) for d in directions), default=0)
+        states = [([list(u)], [None], [inv0]) for _ in directions]
+        for k in range(1, order + 1):
+            pending = []
+            for coefficients, (us, Ms, invs) in zip(directions, states):
+                K = self.constant(coefficients[k - 1])
+                for j in range(1, k + 1):
+                    K = [linalg.sub(a, b) for a, b in zip(K, self.eta(coefficients[j - 1], us[k - j]))]
+                lower = [linalg.zeros(len(b)) for b in self.spaces]
+                for j in range(1, k):
+                    lower = [linalg.add(lo, linalg.matmul(Ms[j][s], invs[k - j][s])) for s, lo in enumerate(lower)]
+                rhs = [linalg.matmul(inv0[s], linalg.add(linalg.matmul(K[s], inv0[s]), lower[s]))
+                       for s in range(len(K))]
+                pending.append((K, lower, [-rhs[s][r][c] for (s, r), c in self.unknowns]))
+            try:
+                solutions = linalg.solve_columns(J, [p[2] for p in pending]) if u else [[] for _ in pending]
+            except ZeroDivisionError:
+                raise SingularPointError(
+                    "the Jacobian is singular: the solution is not differentiable here", point=point
+                ) from None
+            for (K, lower, _), uk, (us, Ms, invs) in zip(pending, solutions, states):
+                Mk = [linalg.sub(a, b) for a, b in zip(K, self.eta(values, uk))]
+                us.append(uk)
+                Ms.append(Mk)
+                invs.append([linalg.scaled(-1, linalg.matmul(inv0[s], linalg.add(linalg.matmul(Mk[s], inv0[s]), lower[s])))
+                             for s in range(len(K))])
+        return [(us, invs) for us, _, invs in states]
+
+    def targets_of(self, inverses, zero=0):
+        """The targets read from the inverses (``zero`` for a structural zero)."""
+        return [zero if t is None else inverses[t[0][0]][t[0][1]][t[1]] for t in self.targets]
+
+    def ball_coefficients(self, derivative=()):
+        """Ball-arithmetic values of the coefficients (or of their Taylor coefficients in a parameter)."""
+        key = ("ball",) + tuple(derivative)
+        if key not in self._functions:
+            self._functions[key] = ball_function(self.symbols, self._expressions_of(derivative))
+        return self._functions[key]
+
+
+def _is_symmetric(pencil):
+    """Whether block (j, i) is the transpose of block (i, j) for all i, j."""
+    for i in range(pencil.k):
+        for j in range(pencil.k):
+            mirrored = {
+                (t.matrix.T if t.matrix is not None else None): t.coefficient
+                for t in pencil.terms.get((j, i), ())
+            }
+            here = {t.matrix: t.coefficient for t in pencil.terms.get((i, j), ())}
+            if set(here) != set(mirrored) or any(sp.expand(here[m] - mirrored[m]) != 0 for m in here):
+                return False
+    return True
+
+
+
+
+def as_float(x):
+    """An mpmath (or Python) number as a Python float, or complex when its imaginary part is non-zero."""
+    return float(mpmath.re(x)) if mpmath.im(x) == 0 else complex(x)

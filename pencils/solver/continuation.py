@@ -1,0 +1,197 @@
+"""Continuation: follow the solution along a path of coefficient values.
+
+Paths are followed in float64 first (falling back to 20 digits where float64
+loses the branch), with adaptive steps and a step control that rejects a
+step whose corrector moves too far or takes too many iterations, so that the
+path stays on one branch. Three paths start where the answer is known:
+
+* the *coupling homotopy* multiplies every Gaussian term by ``s^2`` and
+  follows ``s = 0`` (``G = C^{-1}`` exactly) to ``s = 1``;
+* for a symmetric pencil with real coefficients it runs at ``C + i delta``
+  (inside the Stieltjes domain), then lets ``delta -> 0``;
+* a *parameter path* from a point where the solution is known; positive
+  parameters move on a log scale (a ridge from 1 to 1e-15 takes as many steps
+  per decade), the others linearly.
+"""
+
+import mpmath
+
+from ..exceptions import ConvergenceError, SingularPointError
+from .compiled import as_float
+from .newton import newton
+
+__all__ = ["STEP_ITERATIONS", "STEP_JUMP", "coupling_path", "regularised_path", "parameter_path"]
+
+STEP_ITERATIONS = 8  # Newton iterations allowed per continuation step
+STEP_JUMP = 0.1  # largest corrector move per step, relative to 1 + |u|
+
+
+def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_guess=None):
+    """Follow ``t`` from 0 to 1 with adaptive steps; ``step_solver(t, guess)`` -> (u, its).
+
+    A step is accepted only if Newton converges in at most ``STEP_ITERATIONS`` iterations and
+    the corrector moves the predictor by at most ``STEP_JUMP (1 + |u|)``: a jump to another
+    branch of the equations shows as a large correction, and the step is retried shorter.
+    ``hint(t, u)`` says, in the error raised when steps fall below ``min_step``, what the
+    stall most likely means on this path.
+    """
+    t, h, u_prev, u, total = 0.0, float(first_step), None, u0, 0
+    t_prev = None
+    while t < 1:
+        h = min(h, 1 - t)
+        t_new = t + h
+        if u_prev is not None:  # secant predictor
+            ratio = h / (t - t_prev)
+            guess = [a + ratio * (a - b) for a, b in zip(u, u_prev)]
+        elif first_guess is not None and t_new == 1:
+            guess = first_guess
+        else:
+            guess = u
+        try:
+            u_new, its = step_solver(t_new, guess)
+            scale = 1 + max((abs(x) for x in u), default=0)
+            if its > STEP_ITERATIONS or max((abs(a - b) for a, b in zip(u_new, guess)), default=0) > STEP_JUMP * scale:
+                raise ConvergenceError("step rejected: the corrector moved too far")
+        except (ConvergenceError, SingularPointError) as exc:
+            h /= 4
+            if h < min_step:
+                raise ConvergenceError(
+                    f"the {what} stalled at t = {t:.8g} of [0, 1] (Newton fails even with steps below "
+                    f"{min_step}): {hint(t, u)}",
+                    point=exc.point, residual=exc.residual, iterate=u,
+                ) from None
+            continue
+        total += its
+        t_prev, u_prev, t, u = t, u, t_new, u_new
+        if its <= 4:
+            h *= 2
+    return u, total
+
+
+def _follow(compiled, family, u0, point, min_step, what, hint, **options):
+    """Continuation along ``t -> family(t, exact) = (values, scale)`` from the solution ``u0`` at ``t = 0``.
+
+    Followed in float64 (``exact=False``) first; where float64 cannot hold the branch, at 20
+    digits with mpmath values (``exact=True``).
+    """
+    def step(t, guess, exact, convert, goal):
+        values, scale = family(t, exact)
+        u, _, its = newton(compiled, values, [convert(x) for x in guess], point, STEP_ITERATIONS + 4, goal,
+                           scale=scale)
+        return u, its
+
+    try:
+        return _continue(lambda t, g: step(t, g, False, as_float, 1e-12), [as_float(x) for x in u0], min_step,
+                         what, hint, **_converted(options, as_float))
+    except (ConvergenceError, SingularPointError, ArithmeticError, ValueError):
+        with mpmath.workdps(20):
+            goal = mpmath.mpf(10) ** -14
+            return _continue(lambda t, g: step(t, g, True, mpmath.mpmathify, goal), u0, min_step, what, hint,
+                             **_converted(options, mpmath.mpmathify))
+
+
+def _converted(options, convert):
+    if options.get("first_guess") is None:
+        return options
+    return {**options, "first_guess": [convert(x) for x in options["first_guess"]]}
+
+
+def _size(u):
+    return max((abs(x) for x in u), default=0)
+
+
+def coupling_path(compiled, values, point, min_step, detour=0):
+    """From ``G = C^{-1}`` (no Gaussian terms) to the full system, at coefficient values ``values``.
+
+    The Gaussian terms are scaled by ``s^2`` with ``s = t + detour t (1 - t)``: ``detour = 0``
+    is the straight path; a complex ``detour`` gives a second, different path to the same end
+    point (used as evidence that the end point does not depend on the path).
+    """
+    zero = [0] * len(compiled.unknowns)
+    try:
+        inverses = compiled.inverses(compiled.matrices(values, zero, 0), point, None)
+    except SingularPointError:
+        raise SingularPointError(
+            "C (the pencil without its Gaussian terms) is singular here, so the coupling homotopy "
+            "cannot start; pass start={...} with a point where C is invertible (e.g. a larger "
+            "ridge or spectral parameter)",
+            point=point,
+        ) from None
+    u0 = [inverses[s][r][c] for (s, r), c in compiled.unknowns]
+    floats = [as_float(v) for v in values]
+
+    def family(t, exact):
+        s = t + detour * t * (1 - t)
+        return (values if exact else floats), s * s
+
+    def hint(t, u):
+        return ("the coupled system is singular on the way (a branch point of the equations); "
+                "pass start={...} to reach the point along a parameter path instead")
+
+    return _follow(compiled, family, u0, point, min_step, "coupling homotopy s: 0 -> 1", hint)
+
+
+def regularised_path(compiled, values, point, min_step):
+    """For a symmetric pencil: solve at ``C + i delta`` (Im part definite), then let ``delta -> 0``.
+
+    With ``Im C`` semidefinite, adding ``i delta I`` (same sign) keeps the pencil in the Stieltjes
+    domain along the whole path, where the physical solution is analytic and unique.
+    """
+    from .verification import stieltjes_sign
+
+    sign = stieltjes_sign(compiled, values) or 1
+    delta = sign * 1j * (1 + max((abs(v) for v in values[: len(compiled.constants)]), default=0))
+    u0, total = coupling_path(compiled, compiled.shifted(values, delta), point, min_step)
+    floats = [as_float(v) for v in values]
+
+    def hint(t, u):
+        size = _size(u)
+        grows = size > 1e6 * (1 + _size(u0))
+        return (
+            f"as the imaginary shift goes to 0 the solution {'grows without bound (|G| = ' + format(size, '.3g') + ')' if grows else 'stops being analytic'}. "
+            "At real parameters this means the point is on the spectrum: inside it (no real solution; "
+            "give the spectral parameter a small imaginary part), at a spectral edge (a square-root "
+            "branch point), or at an atom of the spectrum (a pole, e.g. z = 0 for a rank-deficient "
+            "matrix); with a ridge, a ridge so small that the ridgeless limit does not exist there"
+        )
+
+    u, steps = _follow(compiled, lambda t, exact: (compiled.shifted(values if exact else floats, delta * (1 - t)), 1),
+                       u0, point, min_step, "regularisation delta -> 0", hint)
+    return u, total + steps
+
+
+def _interpolation(a, b, logarithmic):
+    """``x(t)`` from ``a`` to ``b``: geometric for two positive reals when ``logarithmic``, else linear."""
+    if logarithmic and mpmath.im(a) == 0 and mpmath.im(b) == 0 and a > 0 and b > 0 and a != b:
+        ratio = b / a
+        return lambda t: a * ratio ** t
+    return lambda t: a + t * (b - a)
+
+
+def parameter_path(compiled, start, point, u0, min_step, **options):
+    """From the solution ``u0`` at ``start`` to ``point`` (dicts of parameter values, same keys).
+
+    Positive parameters (ratios, ridges) move on a log scale, others linearly.
+    """
+    positive = [s.is_positive for s in compiled.symbols]
+    a, b = list(start.values()), list(point.values())
+    exact = [_interpolation(x, y, p) for x, y, p in zip(a, b, positive)]
+    floats = [_interpolation(as_float(x), as_float(y), p) for x, y, p in zip(a, b, positive)]
+    moving = [name for name, x, y in zip(point, a, b) if x != y]
+
+    def family(t, use_exact):
+        if use_exact:
+            return compiled.evaluate(*[x(t) for x in exact]), 1
+        return compiled.evaluate_float(*[x(t) for x in floats]), 1
+
+    def hint(t, u):
+        where = ", ".join(f"{name} = {mpmath.nstr(x(t), 6)}" for name, x in zip(point, exact) if name in moving)
+        size = _size(u)
+        if size > 1e6 * (1 + _size(u0)):
+            return (f"the solution grows without bound along the path (|G| = {size:.3g} at {where}): the limit "
+                    "does not exist at the end point (e.g. a ridgeless limit where it diverges)")
+        return (f"the equations become singular at {where} (a branch point or a singular parameter value "
+                "between the start and the point)")
+
+    return _follow(compiled, family, u0, point, min_step,
+                   f"path in {', '.join(moving) or 'no parameter'} from the start point", hint, **options)

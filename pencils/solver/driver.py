@@ -1,0 +1,180 @@
+"""``solve``: continuation to the physical branch, polish, verification, certificate."""
+
+import mpmath
+
+from ..exceptions import AdmissibilityError, ConvergenceError, DomainError, SingularPointError
+from ..values import parse_point, to_mpmath
+from .certificate import certify as certify_solution
+from .compiled import as_float, compile_system
+from .continuation import coupling_path, parameter_path, regularised_path
+from .newton import GUARD, newton_iteration_count, polish
+from .solution import Solution
+from .verification import verify
+
+__all__ = ["solve"]
+
+DETOUR = 0.1j  # the second coupling path bends into the complex s-plane by this much
+AGREEMENT = 1e-8  # two float64 paths agree when they land this close (relative)
+
+
+def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None, predictor=None, min_step=1e-6,
+          certify=True, second_path=True):
+    """Solve a Dyson system at a point, on the physical branch, verified and certified.
+
+    Parameters
+    ----------
+    system : DysonSystem
+    at : dict
+        ``{name or symbol: value}`` for every parameter and ratio of the
+        system. Every value is read exactly (``"1e-3"``, ``"0.5+1j"``, ``0.1``
+        is one tenth, see :mod:`pencils.values`); python-flint balls are
+        accepted and certified as balls.
+    dps : int, optional
+        Decimal digits wanted (default 30; 10 to several hundred).
+    tol : float, optional
+        Residual accepted; default ``10^-(dps-5)``.
+    max_iter : int, optional
+        Newton iterations of the final polish; default from ``dps``.
+    start : dict, optional
+        A point to start from, where the coupling homotopy works; the path
+        then runs from ``start`` to ``at`` (positive parameters on a log
+        scale). Missing names are taken from ``at``: ``start={"lam": 1}``
+        continues in the ridge alone, from 1 down to the value asked.
+    previous : Solution, optional
+        A solution of the same system at a nearby point (a warm start): the
+        path runs on the segment from its point to ``at``, with the step
+        control of the continuation; if that fails, the solve starts afresh.
+    predictor : sequence, optional
+        With ``previous``: a guess of the unknowns at ``at`` (e.g. extrapolated
+        from earlier points of a sweep), tried as the first predictor.
+    min_step : float, optional
+        The smallest continuation step before giving up (default 1e-6).
+    certify : bool, optional
+        Compute the certificate (default True): ball enclosures of every
+        target, proven by the Krawczyk test (:mod:`pencils.solver.certificate`).
+    second_path : bool, optional
+        For a pencil that is not symmetric (no Stieltjes condition proves the
+        branch): also follow a second, different float64 path to the point and
+        require that it lands on the same root (default True). The check is
+        recorded as ``"two paths agree"`` in ``checks``.
+
+    Returns
+    -------
+    Solution
+
+    Raises
+    ------
+    DomainError
+        A missing, unknown or out-of-domain parameter.
+    SingularPointError
+        ``C`` or ``C - eta(G)`` singular where the path needs it inverted.
+    ConvergenceError
+        Newton or the continuation failed (the message says where, and what it
+        most likely means on that path).
+    AdmissibilityError
+        The solution found fails the Stieltjes-transform conditions, or a
+        second path lands on another root.
+
+    Examples
+    --------
+    >>> import mpmath, sympy as sp
+    >>> from pencils import Pencil, GaussianMatrix, ratio, DysonSystem, solve
+    >>> z, psi = sp.Symbol("z"), ratio("psi")
+    >>> X = GaussianMatrix("X", 1, psi)
+    >>> system = DysonSystem(Pencil([[z, X], [X.T, 1]], [1, psi], [z]))
+    >>> sol = solve(system, {"z": -1, "psi": "0.5"}, dps=30)
+    >>> print(mpmath.nstr(sol.value, 30))    # (1/N) E tr (z - X X^T)^{-1} at z = -1
+    -0.780776406404415137455352463994
+    >>> sol.residual < 1e-25, sol.checks
+    (True, ('residual', 'finite', 'real', 'stieltjes', 'certified'))
+    >>> sol.certified_digits() >= 30
+    True
+    >>> print(mpmath.nstr(sol.derivative("z"), 30))    # d/dz, by implicit differentiation
+    -0.674437343813582703658086308703
+    """
+    dps = int(dps)
+    if dps < 10:
+        raise DomainError(f"dps must be at least 10, got {dps}")
+    compiled = compile_system(system)
+    max_iter = newton_iteration_count(dps) if max_iter is None else int(max_iter)
+    exact_point = parse_point(at, compiled.symbols, unused=system.pencil.symbols)
+    with mpmath.workdps(dps + GUARD):
+        point = {name: to_mpmath(v) for name, v in exact_point.items()}
+        point = {name: mpmath.re(v) if mpmath.im(v) == 0 else v for name, v in point.items()}
+        tol = mpmath.mpf(10) ** (-(dps - 5)) if tol is None else mpmath.mpf(tol)
+        values = compiled.evaluate(*point.values())
+        u = path = None
+        if previous is not None:
+            if previous.system is not system:
+                raise DomainError("the previous solution belongs to another system")
+            if predictor is not None and len(predictor) != len(compiled.unknowns):
+                raise DomainError(f"predictor has {len(predictor)} values for {len(compiled.unknowns)} unknowns")
+            try:
+                first_guess = None if predictor is None else [to_mpmath(x) for x in predictor]
+                u, total = parameter_path(compiled, previous.point, point, previous._u, min_step,
+                                          first_step=1, first_guess=first_guess)
+                u, _, iterations = polish(compiled, values, u, point, dps, max_iter)
+                u, residual, checks = verify(compiled, values, u, point, dps, tol)
+                path = "warm start"
+            except (ConvergenceError, SingularPointError, AdmissibilityError):
+                u = None  # start afresh
+        if u is None:
+            u, total, path = _cold(compiled, values, point, at, start, min_step)
+            u, _, iterations = polish(compiled, values, u, point, dps, max_iter)
+            u, residual, checks = verify(compiled, values, u, point, dps, tol)
+        if second_path and not compiled.symmetric and compiled.unknowns:
+            checks = checks + (_second_path(compiled, values, point, u, path, at, start, min_step),)
+    certificate = certify_solution(compiled, exact_point, u, point, dps) if certify else None
+    return Solution(compiled, point, exact_point, dps, u, residual, total + iterations, checks, path, certificate)
+
+
+def _start_point(compiled, at, start):
+    full = {**{str(k): v for k, v in dict(at).items()}, **{str(k): v for k, v in dict(start).items()}}
+    exact = parse_point(full, compiled.symbols, unused=compiled.system.pencil.symbols)
+    point = {name: to_mpmath(v) for name, v in exact.items()}
+    return {name: mpmath.re(v) if mpmath.im(v) == 0 else v for name, v in point.items()}
+
+
+def _cold(compiled, values, point, at, start, min_step, detour=0):
+    """A solution from scratch: from a start point, by the regularised path, or by the coupling homotopy."""
+    if start is not None:
+        start_point = _start_point(compiled, at, start)
+        start_values = compiled.evaluate(*start_point.values())
+        u, total = coupling_path(compiled, start_values, start_point, min_step, detour=detour)
+        u, steps = parameter_path(compiled, start_point, point, u, min_step)
+        return u, total + steps, "coupling homotopy at the start point, then the path to the point"
+    if compiled.symmetric and all(mpmath.im(v) == 0 for v in values[len(compiled.constants):]):
+        u, total = regularised_path(compiled, values, point, min_step)
+        return u, total, "coupling homotopy at C + i delta, then delta -> 0"
+    u, total = coupling_path(compiled, values, point, min_step, detour=detour)
+    return u, total, "coupling homotopy s: 0 -> 1"
+
+
+def _second_path(compiled, values, point, u, path, at, start, min_step):
+    """Follow other float64 paths to the point; one of them must land on the root ``u``.
+
+    After a warm start, the other path is the cold one. Otherwise it is the
+    coupling homotopy bent into the complex ``s``-plane, first below the real
+    axis, then above: bending multiplies ``eta`` by a complex ``s``, which may
+    move the effective spectral parameter across the real axis on one of the
+    two sides, so one side agreeing is the evidence asked for.
+    """
+    detours = (None,) if path == "warm start" else (-DETOUR, DETOUR)
+    distance, reached = None, False
+    for detour in detours:
+        try:
+            other, _, _ = _cold(compiled, values, point, at, start, min_step, detour=detour or 0)
+        except (ConvergenceError, SingularPointError):
+            continue
+        reached = True
+        size = 1 + max(abs(x) for x in u)
+        distance = max(abs(as_float(a) - as_float(b)) for a, b in zip(other, u))
+        if distance <= AGREEMENT * size:
+            return "two paths agree"
+    if not reached:
+        return "second path failed"
+    raise AdmissibilityError(
+        f"two continuation paths reach different roots (distance {distance:.3g}): the branch is "
+        "ambiguous here; the pencil is not symmetric, so no Stieltjes condition decides",
+        point, None, u,
+    )
