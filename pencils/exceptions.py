@@ -62,6 +62,8 @@ class SolverError(PencilsError, ArithmeticError):
 
     Attributes
     ----------
+    message : str
+        What failed, without the details (point, residual, iterate).
     point : dict
         The parameter values where the solve failed.
     residual : mpmath number or None
@@ -79,6 +81,7 @@ class SolverError(PencilsError, ArithmeticError):
         if iterate is not None:
             details.append("last iterate [" + ", ".join(_short(v) for v in iterate) + "]")
         super().__init__(message + ("" if not details else " (" + "; ".join(details) + ")"))
+        self.message = message
         self.point = point
         self.residual = residual
         self.iterate = iterate

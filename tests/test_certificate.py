@@ -137,3 +137,20 @@ def test_uncertain_coefficients_shrink_the_certified_digits():
         psi_ball = arb(Fraction(1, 2).numerator) / 2 + arb(0, 1e-10)
     solution = solve(system, {"z": z, "psi": psi_ball}, dps=30)
     assert solution.certified and 8 <= solution.certified_digits() <= 11
+
+
+@pytest.mark.parametrize("lam, psi", [("1e-15", "0.5"), ("1e-15", "1"), ("1e-15", "1.0001"), ("1e-12", "0.99"),
+                                      ("1e-15", "2")])
+def test_small_ridge_is_reached_and_certified(textbook, lam, psi):
+    """A ridge down to 1e-15, where |g| ~ 1/lam (psi < 1) or 1/sqrt(lam) (psi = 1): continued in lam on a
+    log scale, certified to DPS significant digits, the closed form inside the ball."""
+    solution = solve(DysonSystem(textbook["ridge"]), {"lam": lam, "psi": psi}, dps=DPS)
+    assert solution.certified, solution.certificate.reason
+    with flint.ctx.workprec(2000):  # arb tracks the cancellation for psi > 1 rigorously
+        lam_, psi_ = exact(lam), exact(psi)
+        b = lam_ + psi_ - 1
+        expected = (-b + (b * b + 4 * lam_).sqrt()) / (2 * lam_)  # the positive root of lam r^2 + b r - 1
+        assert expected.rad() < 1e-100 * abs(expected).lower()
+        ball = solution.enclosure()
+        assert ball.overlaps(expected), (ball, expected)
+        assert (ball.rad() / abs(expected).lower()) < 1e-45 and solution.certified_digits() >= 45

@@ -5,6 +5,7 @@ import pytest
 import sympy as sp
 
 from derivations.textbook import path
+from injections import INJECTIONS
 from pencils.cli import main
 
 
@@ -173,3 +174,26 @@ def test_interrupted_sweep_keeps_its_rows(sig, status, word):
     written = int(err.split("wrote ")[1].split()[0])
     fields = list(csv.reader(rows))
     assert len(rows) == 1 + written >= 4 and all(len(f) == len(fields[0]) for f in fields)
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    assert list(tmp_path.iterdir()) == []  # no side effect: nothing was evaluated
+
+
+@pytest.mark.parametrize("text", INJECTIONS[:10])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["solve", path("marchenko_pastur"), "--at", "z={}", "psi=0.5"],
+        ["solve", path("marchenko_pastur"), "--at", "z=-1", "psi={}"],
+        ["solve", path("ridge"), "--at", "psi=2", "--sweep", "lam={}:1:3"],
+        ["check", path("marchenko_pastur"), "--at", "z=-1", "psi={}", "--N", "20", "--seeds", "2"],
+    ],
+    ids=["solve-at-z", "solve-at-psi", "sweep", "check"],
+)
+def test_injections_through_the_command_line_are_refused(capsys, sandbox, argv, text):
+    status, out, err = run(capsys, *[a.format(text) if isinstance(a, str) else a for a in argv])
+    assert status == 2 and "Traceback" not in err and err.startswith("pencils: error")

@@ -15,7 +15,9 @@ import mpmath
 import pytest
 
 from derivations.dsm.theory import DSMError, Theory
+from injections import INJECTIONS
 from pencils.cli import main
+from pencils.exceptions import PencilsError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -191,3 +193,23 @@ def test_interrupted_curve_keeps_its_records(tmp_path):
     header, *rows = list(csv.reader(csv_path.open()))
     assert 2 <= written == len(rows) == len(json.loads(json_path.read_text())) < 3000
     assert all(len(r) == len(header) for r in rows)
+
+
+@pytest.mark.parametrize("text", INJECTIONS[:10])
+@pytest.mark.parametrize("option", ["--lam", "--psi-n", "--psi-p", "--t", "--psi-d", "--m"])
+def test_injections_through_the_dsm_parameters_are_refused(tmp_path, monkeypatch, capsys, option, text):
+    monkeypatch.chdir(tmp_path)
+    argv = ["--psi-n", "1,2"] if option == "--psi-p" else ["--psi-p", "1,2"]
+    status, out, err = _curve(capsys, *argv, option, text, "--dps", "15")
+    assert status == 2 and out == "" and "Traceback" not in err and "error: " in err
+    assert list(tmp_path.iterdir()) == []  # no side effect: nothing was evaluated
+
+
+@pytest.mark.parametrize("text", INJECTIONS[:10])
+def test_injections_through_the_dsm_python_api_are_refused(tmp_path, monkeypatch, text):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PencilsError):
+        Theory(m=1, t=text)
+    with pytest.raises(PencilsError):
+        Theory(m=1, t="0.1", dps=15).at(2, text, "0.1")
+    assert list(tmp_path.iterdir()) == []

@@ -79,6 +79,23 @@ def test_minf_ridgeless_limit_exists():
     assert abs(at0 - at_small) < 1e-9
 
 
+def test_small_ridge_down_to_1e_15_and_the_ridgeless_limit_at_m_1():
+    """m = 1: every lam down to 1e-15 solves (continued from lam = 1 on a log scale). Below the
+    interpolation threshold (psi_p < psi_n) the limit lam -> 0+ exists and is offered at lam = 0; the
+    approach to it is analytic, f(lam) - f(0) ~ c lam, so two decades of lam move it by a factor 100."""
+    theory = Theory(m=1, t="0.1", dps=DPS)
+    under = {lam: theory.at(psi_n=2, psi_p="0.5", lam=lam) for lam in ("0", "1e-15", "1e-7", "1e-5")}
+    over = theory.at(psi_n=2, psi_p=4, lam="1e-15")
+    for record in [*under.values(), over]:
+        assert record["certificate"] == "proven" and record["test_error_digits"] >= DPS - 2
+    f = {lam: r["test_error"] for lam, r in under.items()}
+    assert abs(f["1e-15"] - f["0"]) < 1e-13
+    ratio = (f["1e-5"] - f["0"]) / (f["1e-7"] - f["0"])
+    assert 90 < ratio < 110, ratio
+    # above the threshold the training error interpolates: ~ lam^2, not 0, at lam = 1e-15
+    assert 0 < over["train_error"] < 1e-24
+
+
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
@@ -104,7 +121,8 @@ def test_bad_model_input(kwargs, error, message):
         (dict(psi_n=0, psi_p=1, lam="1e-3"), "psi_n must be positive"),
         (dict(psi_n=2, psi_p=-1, lam="1e-3"), "psi_p must be positive"),
         (dict(psi_n=2, psi_p=1, lam="-1e-3"), "lam must be >= 0"),
-        (dict(psi_n=2, psi_p=1, lam=0), "lam = 0 with m = 1"),
+        (dict(psi_n=2, psi_p=2, lam=0), "lam = 0 with m = 1 at psi_p = 2 >= m psi_n"),
+        (dict(psi_n=2, psi_p=3, lam=0), "grows\\s+like 1/lam"),
     ],
 )
 def test_bad_point(poster, point, message):

@@ -3,7 +3,8 @@ import re
 import pytest
 import sympy as sp
 
-from pencils import GaussianMatrix, Pencil, PencilValidationError, WignerMatrix, ratio
+from injections import INJECTIONS
+from pencils import GaussianMatrix, Pencil, PencilValidationError, PencilsError, WignerMatrix, ratio
 
 z = sp.Symbol("z")
 psi, phi = ratio("psi"), ratio("phi")
@@ -79,3 +80,26 @@ def test_subs_and_equality():
     L = Pencil([[z - W]], [1], [z, s])
     assert L.subs({s: 1}) == Pencil([[z - WignerMatrix("W", 1, 1)]], [1], [z])
     assert L != Pencil([[z + W]], [1], [z, s])
+
+
+@pytest.mark.parametrize("text", INJECTIONS[:10])
+def test_injections_through_the_python_api_are_refused(text, tmp_path, monkeypatch):
+    """Strings given to the Python API go through the whitelist parser, never through sympify."""
+    from pencils import DysonSystem, solve
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PencilsError):
+        Pencil([[text, X], [X.T, 1]], [1, psi], [z])
+    with pytest.raises(PencilsError):
+        Pencil([[z, X], [X.T, 1]], [1, text], [z])
+    with pytest.raises(PencilsError):
+        GaussianMatrix("V", text, psi)
+    L = Pencil([[z, X], [X.T, 1]], [1, psi], [z])
+    with pytest.raises(PencilsError):
+        L.subs({"psi": text})
+    system = DysonSystem(L)
+    with pytest.raises(PencilsError):
+        system.subs({"psi": text})
+    with pytest.raises(PencilsError):
+        solve(system, {"z": text, "psi": "0.5"})
+    assert list(tmp_path.iterdir()) == []  # no side effect: nothing was evaluated

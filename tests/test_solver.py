@@ -212,10 +212,23 @@ def test_non_convergent_run(textbook):
     assert "z=-0.5" in str(info.value)
 
 
-def test_pole_at_zero_is_not_returned(textbook):
-    # MP with psi < 1 has an atom at 0: g(z) has a pole at z = 0
-    with pytest.raises((ConvergenceError, SingularPointError)):
+def test_pole_at_zero_is_named_an_atom(textbook):
+    # MP with psi < 1 has an atom of mass 1 - psi at 0: g(z) has a pole at z = 0
+    with pytest.raises(ConvergenceError, match="grows like 1/delta .* an atom of the spectrum"):
         solve(DysonSystem(textbook["marchenko_pastur"]), {"z": 0, "psi": "0.5"})
+
+
+@pytest.mark.parametrize("name, at", [
+    ("marchenko_pastur", {"z": "0.25", "psi": "0.25"}),   # (1 - sqrt(psi))^2, the lower edge
+    ("marchenko_pastur", {"z": "2.25", "psi": "0.25"}),   # (1 + sqrt(psi))^2, the upper edge
+    ("semicircle", {"z": "2", "s": "1"}),                  # 2 s
+])
+def test_a_point_exactly_at_a_spectral_edge_is_named_an_edge(textbook, name, at):
+    with pytest.raises(ConvergenceError, match="a double root of the equations.*a spectral edge"):
+        solve(DysonSystem(textbook[name]), at)
+    # just outside the edge the value is finite and certified
+    outside = {**at, "z": str(mpmath.mpf(at["z"]) + (mpmath.mpf("1e-12") if at["z"] != "0.25" else -mpmath.mpf("1e-12")))}
+    assert solve(DysonSystem(textbook[name]), outside).certified_digits() >= 25
 
 
 # -- every entry of E[L^{-1}], alone and in subsets, against an independent dense fixed point ----------------
@@ -264,3 +277,11 @@ def test_every_entry_against_monte_carlo(seed):
     for entry in entries:
         difference = abs(complex(solution.targets[entry]) - complex(result.mean[entry]))
         assert difference <= 4 * result.stderr[entry] + 1 / 300, (entry, difference, result.stderr[entry])
+
+
+def test_a_ridge_too_small_for_the_limit_names_the_cause(textbook):
+    """At psi = 1 the ridge resolvent grows like lam^(-1/2): at lam = 1e-40 the float64 path gives up, and
+    the message says that the solution grows without bound, not that a point is inside the spectrum."""
+    with pytest.raises(ConvergenceError, match="from lam = 1: .*grows without bound") as info:
+        solve(DysonSystem(textbook["ridge"]), {"lam": "1e-40", "psi": 1})
+    assert "the direct path failed too" in str(info.value)

@@ -140,8 +140,14 @@ class Theory:
             if x < 0:
                 raise DSMError(f"lam must be >= 0, got {v}")
             if x == 0 and self.m != math.inf:
-                raise DSMError(f"lam = 0 with m = {self.m}: the ridgeless limit of a finite-m model diverges at "
-                               "psi_p = m psi_n and is not what the pencil computes; use a small lam > 0")
+                for n in psi_n:
+                    for p in psi_p:
+                        if _real("psi_p", p) >= self.m * _real("psi_n", n):
+                            raise DSMError(
+                                f"lam = 0 with m = {self.m} at psi_p = {p} >= m psi_n = {self.m} * {n}: with at "
+                                "least as many features as noisy samples the resolvent R = (U + lam)^-1 grows "
+                                "like 1/lam, so the pencil has no solution at lam = 0 (the errors' limit, where "
+                                "it exists, is not what it computes); use a small lam > 0 (down to 1e-15)")
 
     def curve(self, psi_n, psi_p, lam, progress=None):
         """Errors along a grid: exactly one of ``psi_n``, ``psi_p``, ``lam`` is a sequence.
@@ -164,7 +170,10 @@ class Theory:
             if progress is not None:
                 progress(records[-1])
 
-        sweep(self.system, over, given[over], fixed, dps=self.dps, on_solution=record)
+        ridgeless = any(_real("lam", v) == 0 for v in (lam if over == "lam" else [lam]))
+        # lam = 0 (finite m, fewer features than noisy samples): reached from lam = 1e-3 by continuation
+        start = {"lam": "1e-3"} if ridgeless and self.m != math.inf else None
+        sweep(self.system, over, given[over], fixed, dps=self.dps, on_solution=record, start=start)
         return records
 
     def at(self, psi_n, psi_p, lam):

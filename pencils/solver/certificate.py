@@ -60,7 +60,7 @@ class Certificate:
     targets : dict
         ``{(i, j): acb}``, enclosures of the targets (exact 0 for structural zeros).
     radius : float
-        Radius of the box ``U`` in which the root is unique.
+        Largest radius of the box ``U`` in which the root is unique (one radius per unknown).
     proven : tuple of str
         What the certificate proves.
     bits : int
@@ -82,12 +82,17 @@ class Certificate:
         return certified_digits(self.targets[tuple(entry)], cap)
 
 
-def _box(u, r):
-    return [acb(arb(x.real.mid(), r), arb(x.imag.mid(), r)) for x in u]
+def _box(u, radii):
+    return [acb(arb(x.real.mid(), r), arb(x.imag.mid(), r)) for x, r in zip(u, radii)]
 
 
 def _krawczyk(compiled, values, u_mid, point, inflations):
-    """The Krawczyk test around ``u_mid`` (exact balls); returns ``(K, radius)`` or ``(None, reason)``."""
+    """The Krawczyk test around ``u_mid`` (exact balls); returns ``(K, radius)`` or ``(None, reason)``.
+
+    The box has one radius per unknown, a multiple of the Newton correction ``|Y F(u~)|_i`` or of
+    the rounding level ``eps |u~_i|``, whichever is larger: unknowns of very different sizes
+    (``|G| ~ 1/lam`` beside ``O(lam)`` entries at a small ridge) each get a box of their own scale.
+    """
     n = len(u_mid)
     if n == 0:
         return [], 0.0
@@ -102,15 +107,16 @@ def _krawczyk(compiled, values, u_mid, point, inflations):
     except ZeroDivisionError:
         return None, "the Jacobian is singular at the solution (the root is not simple)"
     YF = Y * F
-    size = max(abs(YF[i, 0]).upper() for i in range(n))
-    scale = max(abs(x).upper() for x in u_mid) + 1
-    base = max(size, scale * arb(2) ** (20 - flint.ctx.prec))
+    eps = arb(2) ** (20 - flint.ctx.prec)
+    sizes = [abs(x).upper() for x in u_mid]
+    smallest = min((x for x in sizes if x > 0), default=arb(1))
+    base = [max(abs(YF[i, 0]).upper(), (sizes[i] if sizes[i] > 0 else smallest) * eps) for i in range(n)]
     identity = acb_mat([[1 if i == j else 0 for j in range(n)] for i in range(n)])
     u_col = acb_mat([[x] for x in u_mid])
     reason = "the Krawczyk test did not close"
     for factor in inflations:
-        r = arb((base * factor).upper())
-        U = _box(u_mid, r)
+        radii = [arb((b * factor).upper()) for b in base]
+        U = _box(u_mid, radii)
         try:
             inv_U = compiled.inverses(compiled.matrices(values, U), point, None)
         except Exception:
@@ -120,8 +126,8 @@ def _krawczyk(compiled, values, u_mid, point, inflations):
         K = u_col - YF + (identity - Y * JU) * (acb_mat([[x] for x in U]) - u_col)
         K = [K[i, 0] for i in range(n)]
         if all(b.contains_interior(k) for b, k in zip(U, K)):
-            return K, float(r)
-        reason = (f"the Krawczyk test did not close (box radius up to {float(r):.2e}): the system is "
+            return K, float(max(radii))
+        reason = (f"the Krawczyk test did not close (box radii up to {float(max(radii)):.2e}): the system is "
                   "ill-conditioned at this point or the coefficients are not known precisely enough")
     return None, reason
 

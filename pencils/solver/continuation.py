@@ -9,9 +9,9 @@ path stays on one branch. Three paths start where the answer is known:
   follows ``s = 0`` (``G = C^{-1}`` exactly) to ``s = 1``;
 * for a symmetric pencil with real coefficients it runs at ``C + i delta``
   (inside the Stieltjes domain), then lets ``delta -> 0``;
-* a *parameter path* from a point where the solution is known; positive
-  parameters move on a log scale (a ridge from 1 to 1e-15 takes as many steps
-  per decade), the others linearly.
+* a *parameter path* from a point where the solution is known; a parameter
+  whose two ends are reals of one sign moves on a log scale (a ridge from 1 to
+  1e-15 takes as many steps per decade), the others linearly.
 """
 
 import mpmath
@@ -24,16 +24,19 @@ __all__ = ["STEP_ITERATIONS", "STEP_JUMP", "coupling_path", "regularised_path", 
 
 STEP_ITERATIONS = 8  # Newton iterations allowed per continuation step
 STEP_JUMP = 0.1  # largest corrector move per step, relative to 1 + |u|
+DECADES = 20  # the imaginary shift of the regularised path falls through this many decades to 0
 
 
-def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_guess=None):
+def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_guess=None, admissible=None):
     """Follow ``t`` from 0 to 1 with adaptive steps; ``step_solver(t, guess)`` -> (u, its).
 
     A step is accepted only if Newton converges in at most ``STEP_ITERATIONS`` iterations and
     the corrector moves the predictor by at most ``STEP_JUMP (1 + |u|)``: a jump to another
     branch of the equations shows as a large correction, and the step is retried shorter.
-    ``hint(t, u)`` says, in the error raised when steps fall below ``min_step``, what the
-    stall most likely means on this path.
+    ``admissible(t, u)``, when given, must hold at every accepted point (e.g. the sign of
+    ``Im G`` in the Stieltjes domain, which tells two nearby roots apart).
+    ``hint(t, u, t_prev, u_prev)`` says, in the error raised when steps fall below ``min_step``,
+    what the stall most likely means on this path (given the last two accepted points).
     """
     t, h, u_prev, u, total = 0.0, float(first_step), None, u0, 0
     t_prev = None
@@ -52,12 +55,14 @@ def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_gues
             scale = 1 + max((abs(x) for x in u), default=0)
             if its > STEP_ITERATIONS or max((abs(a - b) for a, b in zip(u_new, guess)), default=0) > STEP_JUMP * scale:
                 raise ConvergenceError("step rejected: the corrector moved too far")
+            if admissible is not None and not admissible(t_new, u_new):
+                raise ConvergenceError("step rejected: the solution left the admissible domain")
         except (ConvergenceError, SingularPointError) as exc:
             h /= 4
             if h < min_step:
                 raise ConvergenceError(
                     f"the {what} stalled at t = {t:.8g} of [0, 1] (Newton fails even with steps below "
-                    f"{min_step}): {hint(t, u)}",
+                    f"{min_step}): {hint(t, u, t_prev, u_prev)}",
                     point=exc.point, residual=exc.residual, iterate=u,
                 ) from None
             continue
@@ -68,11 +73,11 @@ def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_gues
     return u, total
 
 
-def _follow(compiled, family, u0, point, min_step, what, hint, **options):
+def _follow(compiled, family, u0, point, min_step, what, hint, float64=True, **options):
     """Continuation along ``t -> family(t, exact) = (values, scale)`` from the solution ``u0`` at ``t = 0``.
 
-    Followed in float64 (``exact=False``) first; where float64 cannot hold the branch, at 20
-    digits with mpmath values (``exact=True``).
+    Followed in float64 (``exact=False``) first; where float64 cannot hold the branch, or with
+    ``float64=False``, at 20 digits with mpmath values (``exact=True``).
     """
     def step(t, guess, exact, convert, goal):
         values, scale = family(t, exact)
@@ -81,6 +86,8 @@ def _follow(compiled, family, u0, point, min_step, what, hint, **options):
         return u, its
 
     try:
+        if not float64:
+            raise ValueError("float64 not wanted")
         return _continue(lambda t, g: step(t, g, False, as_float, 1e-12), [as_float(x) for x in u0], min_step,
                          what, hint, **_converted(options, as_float))
     except (ConvergenceError, SingularPointError, ArithmeticError, ValueError):
@@ -124,18 +131,24 @@ def coupling_path(compiled, values, point, min_step, detour=0):
         s = t + detour * t * (1 - t)
         return (values if exact else floats), s * s
 
-    def hint(t, u):
+    def hint(t, u, *previous):
         return ("the coupled system is singular on the way (a branch point of the equations); "
                 "pass start={...} to reach the point along a parameter path instead")
 
     return _follow(compiled, family, u0, point, min_step, "coupling homotopy s: 0 -> 1", hint)
 
 
-def regularised_path(compiled, values, point, min_step):
+def regularised_path(compiled, values, point, min_step, float64=True):
     """For a symmetric pencil: solve at ``C + i delta`` (Im part definite), then let ``delta -> 0``.
 
     With ``Im C`` semidefinite, adding ``i delta I`` (same sign) keeps the pencil in the Stieltjes
-    domain along the whole path, where the physical solution is analytic and unique.
+    domain along the whole path, where the physical solution is analytic and unique. The shift
+    goes to 0 geometrically, ``delta(t) = delta_0 (1 - t) 10^(-DECADES t)``, so that a point at a
+    distance far below 1 from the spectrum is resolved (``float64=False`` follows it at 20
+    digits: beside a nearly double root, e.g. 1e-12 from an edge, float64 residuals cannot tell
+    the two roots apart). Where the path stalls, the last two
+    accepted shifts tell what the point is: ``|G| ~ 1/delta`` at an atom (a pole of ``G``),
+    ``Im G ~ delta^(1/2)`` at a spectral edge.
     """
     from .verification import stieltjes_sign
 
@@ -144,25 +157,62 @@ def regularised_path(compiled, values, point, min_step):
     u0, total = coupling_path(compiled, compiled.shifted(values, delta), point, min_step)
     floats = [as_float(v) for v in values]
 
-    def hint(t, u):
-        size = _size(u)
-        grows = size > 1e6 * (1 + _size(u0))
-        return (
-            f"as the imaginary shift goes to 0 the solution {'grows without bound (|G| = ' + format(size, '.3g') + ')' if grows else 'stops being analytic'}. "
-            "At real parameters this means the point is on the spectrum: inside it (no real solution; "
-            "give the spectral parameter a small imaginary part), at a spectral edge (a square-root "
-            "branch point), or at an atom of the spectrum (a pole, e.g. z = 0 for a rank-deficient "
-            "matrix); with a ridge, a ridge so small that the ridgeless limit does not exist there"
-        )
+    def shift(t):
+        return (1 - t) * 10.0 ** (-DECADES * t)
 
-    u, steps = _follow(compiled, lambda t, exact: (compiled.shifted(values if exact else floats, delta * (1 - t)), 1),
-                       u0, point, min_step, "regularisation delta -> 0", hint)
+    def hint(t, u, t_prev, u_prev):
+        return _spectral_hint(shift(t), u, None if t_prev is None else shift(t_prev), u_prev, u0)
+
+    diagonal = [n for n, ((_, r), c) in enumerate(compiled.unknowns) if r == c]
+
+    def admissible(t, u):  # Im C = delta I >= 0 (sign +1) makes Im G <= 0, so Im g_ii <= 0, while t < 1
+        # beside a double root a residual r holds G only to about sqrt(r): 1e-6 in float64, 1e-7 at 20 digits
+        tolerance = (1e-5 if isinstance(u[0], complex | float) else 1e-6) * (1 + _size(u)) if u else 0
+        return t >= 1 or all(sign * mpmath.im(u[n]) <= tolerance for n in diagonal)
+
+    u, steps = _follow(compiled, lambda t, exact: (compiled.shifted(values if exact else floats, delta * shift(t)), 1),
+                       u0, point, min_step, "regularisation delta -> 0", hint, float64=float64,
+                       admissible=admissible)
     return u, total + steps
 
 
-def _interpolation(a, b, logarithmic):
-    """``x(t)`` from ``a`` to ``b``: geometric for two positive reals when ``logarithmic``, else linear."""
-    if logarithmic and mpmath.im(a) == 0 and mpmath.im(b) == 0 and a > 0 and b > 0 and a != b:
+def _exponent(small, large, d_small, d_large):
+    """``a`` in ``small / large = (d_small / d_large)^a`` (None when undefined)."""
+    if not (small > 0 and large > 0 and d_small > 0 and d_large > d_small):
+        return None
+    return float(mpmath.log(small / large) / mpmath.log(d_small / d_large))
+
+
+def _spectral_hint(d, u, d_prev, u_prev, u0):
+    """What a stall of ``delta -> 0`` at real parameters means, from the last two accepted shifts."""
+    size = _size(u)
+    imag = max((abs(mpmath.im(x)) for x in u), default=0)
+    growth = twist = None
+    if u_prev is not None:
+        growth = _exponent(_size(u_prev), size, d, d_prev)  # |G| ~ delta^-growth
+        twist = _exponent(imag, max((abs(mpmath.im(x)) for x in u_prev), default=0), d, d_prev)  # Im G ~ delta^twist
+    where = f"(last shift {float(d):.2g} of the initial one, |G| = {float(size):.3g}, |Im G| = {float(imag):.3g})"
+    if (growth is not None and growth > 0.6) or size > 1e6 * (1 + _size(u0)):
+        return (f"the solution grows like 1/delta as the imaginary shift goes to 0 {where}: the point is an "
+                "atom of the spectrum, a pole of G (e.g. z = 0 for a rank-deficient matrix, or a ridge so "
+                "small that the ridgeless limit does not exist there); there is no finite value at this point")
+    if twist is not None and 0.3 < twist < 0.7:
+        return (f"the solution stays finite but its imaginary part vanishes like delta^(1/2) {where}: the point "
+                "is a spectral edge (a square-root branch point), where G is finite but not analytic; the "
+                "value there is the limit from outside the spectrum, reached by moving the point slightly out")
+    return (f"as the imaginary shift goes to 0 the solution stops being analytic {where}. At real parameters "
+            "this means the point is on the spectrum: inside it (no real solution; give the spectral "
+            "parameter a small imaginary part), at a spectral edge (a square-root branch point), or at an "
+            "atom of the spectrum (a pole, e.g. z = 0 for a rank-deficient matrix)")
+
+
+def _interpolation(a, b):
+    """``x(t)`` from ``a`` to ``b``: geometric between two reals of one sign, else linear.
+
+    A ridge from 1 to 1e-15 then takes as many steps per decade, whether the
+    parameter is declared positive or only real.
+    """
+    if mpmath.im(a) == 0 and mpmath.im(b) == 0 and a * b > 0 and a != b:
         ratio = b / a
         return lambda t: a * ratio ** t
     return lambda t: a + t * (b - a)
@@ -171,12 +221,11 @@ def _interpolation(a, b, logarithmic):
 def parameter_path(compiled, start, point, u0, min_step, **options):
     """From the solution ``u0`` at ``start`` to ``point`` (dicts of parameter values, same keys).
 
-    Positive parameters (ratios, ridges) move on a log scale, others linearly.
+    A parameter whose two ends are reals of one sign moves on a log scale, others linearly.
     """
-    positive = [s.is_positive for s in compiled.symbols]
     a, b = list(start.values()), list(point.values())
-    exact = [_interpolation(x, y, p) for x, y, p in zip(a, b, positive)]
-    floats = [_interpolation(as_float(x), as_float(y), p) for x, y, p in zip(a, b, positive)]
+    exact = [_interpolation(x, y) for x, y in zip(a, b)]
+    floats = [_interpolation(as_float(x), as_float(y)) for x, y in zip(a, b)]
     moving = [name for name, x, y in zip(point, a, b) if x != y]
 
     def family(t, use_exact):
@@ -184,11 +233,11 @@ def parameter_path(compiled, start, point, u0, min_step, **options):
             return compiled.evaluate(*[x(t) for x in exact]), 1
         return compiled.evaluate_float(*[x(t) for x in floats]), 1
 
-    def hint(t, u):
+    def hint(t, u, *previous):
         where = ", ".join(f"{name} = {mpmath.nstr(x(t), 6)}" for name, x in zip(point, exact) if name in moving)
         size = _size(u)
         if size > 1e6 * (1 + _size(u0)):
-            return (f"the solution grows without bound along the path (|G| = {size:.3g} at {where}): the limit "
+            return (f"the solution grows without bound along the path (|G| = {float(size):.3g} at {where}): the limit "
                     "does not exist at the end point (e.g. a ridgeless limit where it diverges)")
         return (f"the equations become singular at {where} (a branch point or a singular parameter value "
                 "between the start and the point)")

@@ -15,6 +15,8 @@ __all__ = ["solve"]
 
 DETOUR = 0.1j  # the second coupling path bends into the complex s-plane by this much
 AGREEMENT = 1e-8  # two float64 paths agree when they land this close (relative)
+REGULARISED = "coupling homotopy at C + i delta, then delta -> 0"
+SMALL = 1e-3  # a real parameter below this in size is approached from +-1 when the direct path fails
 
 
 def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None, predictor=None, min_step=1e-6,
@@ -32,14 +34,18 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
     dps : int, optional
         Decimal digits wanted (default 30; 10 to several hundred).
     tol : float, optional
-        Residual accepted; default ``10^-(dps-5)``.
+        Residual accepted, relative to ``max(1, |G|)``; default ``10^-(dps-5)``.
     max_iter : int, optional
         Newton iterations of the final polish; default from ``dps``.
     start : dict, optional
         A point to start from, where the coupling homotopy works; the path
-        then runs from ``start`` to ``at`` (positive parameters on a log
-        scale). Missing names are taken from ``at``: ``start={"lam": 1}``
-        continues in the ridge alone, from 1 down to the value asked.
+        then runs from ``start`` to ``at`` (a parameter whose two ends are
+        reals of one sign on a log scale). Missing names are taken from
+        ``at``: ``start={"lam": 1}`` continues in the ridge alone, from 1
+        down to the value asked. Default: none; but where the direct path
+        fails, the solve is retried from the point with every real parameter
+        (not ratio) of size below ``1e-3`` raised to ``+-1``, so that a small
+        ridge (down to ``1e-15`` and below) is reached on a log scale.
     previous : Solution, optional
         A solution of the same system at a nearby point (a warm start): the
         path runs on the segment from its point to ``at``, with the step
@@ -119,13 +125,50 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
             except (ConvergenceError, SingularPointError, AdmissibilityError):
                 u = None  # start afresh
         if u is None:
-            u, total, path = _cold(compiled, values, point, at, start, min_step)
+            u, total, path, start = _cold_or_from_small(compiled, values, point, at, start, min_step)
             u, _, iterations = polish(compiled, values, u, point, dps, max_iter)
-            u, residual, checks = verify(compiled, values, u, point, dps, tol)
+            try:
+                u, residual, checks = verify(compiled, values, u, point, dps, tol)
+            except AdmissibilityError:
+                if path != REGULARISED:
+                    raise
+                # beside a nearly double root float64 may end between the two roots: again at 20 digits
+                u, total = regularised_path(compiled, values, point, min_step, float64=False)
+                u, _, iterations = polish(compiled, values, u, point, dps, max_iter)
+                u, residual, checks = verify(compiled, values, u, point, dps, tol)
         if second_path and not compiled.symmetric and compiled.unknowns:
             checks = checks + (_second_path(compiled, values, point, u, path, at, start, min_step),)
     certificate = certify_solution(compiled, exact_point, u, point, dps) if certify else None
     return Solution(compiled, point, exact_point, dps, u, residual, total + iterations, checks, path, certificate)
+
+
+def _cold_or_from_small(compiled, values, point, at, start, min_step):
+    """``_cold``; where it fails, again from the point with every small parameter raised to +-1.
+
+    Returns ``(u, iterations, path, start)`` with the start actually used.
+    """
+    try:
+        return (*_cold(compiled, values, point, at, start, min_step), start)
+    except (ConvergenceError, SingularPointError) as exc:
+        raised = _small_parameters_raised(compiled, point) if start is None else {}
+        if not raised:
+            raise
+        try:
+            return (*_cold(compiled, values, point, at, raised, min_step), raised)
+        except (ConvergenceError, SingularPointError) as again:
+            names = ", ".join(f"{k} = {v}" for k, v in raised.items())
+            raise type(again)(
+                f"from {names}: {again.message}; the direct path failed too: {exc.message}",
+                point=again.point, residual=again.residual, iterate=again.iterate,
+            ) from None
+
+
+def _small_parameters_raised(compiled, point):
+    """``{name: +-1}`` for the real parameters (not ratios) with ``0 < |value| < SMALL``: a small
+    ridge or spectral parameter, to be approached from 1 on a log scale."""
+    parameters = {str(p) for p in compiled.system.pencil.parameters}
+    return {name: 1 if v > 0 else -1 for name, v in point.items()
+            if name in parameters and mpmath.im(v) == 0 and 0 < abs(v) < SMALL}
 
 
 def _start_point(compiled, at, start):
@@ -145,7 +188,7 @@ def _cold(compiled, values, point, at, start, min_step, detour=0):
         return u, total + steps, "coupling homotopy at the start point, then the path to the point"
     if compiled.symmetric and all(mpmath.im(v) == 0 for v in values[len(compiled.constants):]):
         u, total = regularised_path(compiled, values, point, min_step)
-        return u, total, "coupling homotopy at C + i delta, then delta -> 0"
+        return u, total, REGULARISED
     u, total = coupling_path(compiled, values, point, min_step, detour=detour)
     return u, total, "coupling homotopy s: 0 -> 1"
 

@@ -47,8 +47,36 @@ def newton(compiled, values, u, point, max_iter, goal, scale=1):
 
 
 def polish(compiled, values, u, point, dps, max_iter):
-    """Newton at the working precision from an approximate solution."""
+    """Newton at the working precision from an approximate solution.
+
+    Where Newton gets close (residual below ``1e-12``) but no further and the Jacobian there is
+    nearly singular (condition number above ``1e6``), the root is (nearly) double: the error says
+    so, and what that is at real parameters (a spectral edge).
+    """
     goal = mpmath.mpf(10) ** (-(dps + GUARD // 2))
-    return newton(compiled, values, [mpmath.mpmathify(x) for x in u], point, max_iter, goal)
+    try:
+        return newton(compiled, values, [mpmath.mpmathify(x) for x in u], point, max_iter, goal)
+    except ConvergenceError as exc:
+        if exc.residual is None or not exc.residual < 1e-12 or _condition(compiled, values, exc.iterate, point) < 1e6:
+            raise
+        raise ConvergenceError(
+            f"Newton's method converges only slowly here ({max_iter} iterations reach a residual of "
+            f"{mpmath.nstr(exc.residual, 3)}, not {mpmath.nstr(goal, 3)}): the Jacobian is singular at the "
+            "root, a double root of the equations. At real parameters this is a spectral edge (a "
+            "square-root branch point, where G is finite but not analytic); move the point slightly "
+            "outside the spectrum, or give it a small imaginary part",
+            point=point, residual=exc.residual, iterate=exc.iterate,
+        ) from None
 
 
+
+
+def _condition(compiled, values, u, point):
+    """``max(1, |J|) / sigma_min(J)`` for the Jacobian ``J = I - ...`` at ``u`` (inf where singular)."""
+    try:
+        inverses = compiled.inverses(compiled.matrices(values, u), point, u)
+        singular = mpmath.svd(mpmath.matrix(compiled.jacobian(values, inverses)), compute_uv=False)
+    except (ZeroDivisionError, SingularPointError):
+        return mpmath.inf
+    smallest = min(singular)
+    return mpmath.inf if smallest == 0 else max(1, max(singular)) / smallest

@@ -15,15 +15,17 @@ __all__ = ["verify", "stieltjes_sign", "imaginary_part_eigenvalues"]
 def verify(compiled, values, u, point, dps, tol):
     """Check a polished solution ``u``; return ``(u, residual, checks)`` or raise.
 
-    Raises :class:`~pencils.exceptions.ConvergenceError` for a residual above ``tol`` or a
+    Raises :class:`~pencils.exceptions.ConvergenceError` for a residual above ``tol max(1, |u|)`` or a
     non-finite value and :class:`~pencils.exceptions.AdmissibilityError` for a solution that
     cannot be a Stieltjes transform (complex at a real point; wrong sign of ``Im G``).
     """
     inverses = compiled.inverses(compiled.matrices(values, u), point, u)
     residual = max((abs(f) for f in compiled.residual(u, inverses)), default=mpmath.mpf(0))
     checks = []
-    if not residual <= tol:
-        raise ConvergenceError(f"residual above the tolerance {mpmath.nstr(tol, 3)}", point, residual, u)
+    size = max([mpmath.mpf(1)] + [abs(x) for x in u])
+    if not residual <= tol * size:
+        scaled = "" if size == 1 else f" x max|G| = {mpmath.nstr(size, 3)}"
+        raise ConvergenceError(f"residual above the tolerance {mpmath.nstr(tol, 3)}{scaled}", point, residual, u)
     checks.append("residual")
     if not all(mpmath.isfinite(x) for x in u):
         raise ConvergenceError("non-finite solution", point, residual, u)
