@@ -37,6 +37,8 @@ from .sweep import grid, sweep, sweep_layout
 __all__ = ["main", "show_system", "parser", "ArgumentParser", "UsageError", "dps_option", "positive_int"]
 
 MODELS = {"dsm": "derivations.dsm.cli"}
+LARGE_SPACE = 6  # blocks in one space from which `pencils equations` shows its progress
+LARGE_SYSTEM = 20  # or unknowns
 MODEL_COMMANDS = {"equations": "equations", "curve": "curve", "figure": "figure", "validate": "validate"}
 
 
@@ -110,6 +112,17 @@ def show_system(pencil, targets, names=None, eliminate=False, latex=False, stand
     ``names`` renames entries of ``G`` everywhere; ``latex_names`` gives LaTeX for parameters.
     """
     system = DysonSystem(pencil, target=targets, names=names)
+    largest = max((len(blocks) for blocks in system.structure.spaces), default=0)
+    large = largest >= LARGE_SPACE or len(system.unknowns) > LARGE_SYSTEM
+    text = (lambda e: sp.sstr(e, order="none")) if large else str  # unsorted terms print 3x faster
+    if large:
+        terms = max(system.expansion_sizes.values(), default=0)
+        print(f"pencils: {len(system.unknowns)} unknowns in {len(system.structure.spaces)} spaces of up to "
+              f"{largest} blocks; the largest determinant has up to {terms:.3g} terms (Bregman's bound). The "
+              "symbolic work grows with that number: seconds at a few thousand terms, hours and gigabytes "
+              "of output beyond 1e6. The numerical solve (pencils solve) does not need the symbolic "
+              "system. Progress below; Ctrl-C stops.", file=sys.stderr)
+        system.generate(progress=True)
     eliminated = system.eliminate() if eliminate else None
     if as_json:
         data = {
@@ -123,8 +136,8 @@ def show_system(pencil, targets, names=None, eliminate=False, latex=False, stand
                 "sha256": pencil.fingerprint(),
             },
             "unknowns": {str(system.symbols[u]): list(u) for u in system.unknowns},
-            "equations": [str(eq) for eq in system.equations],
-            "targets": {str(system.symbols[t]): str(f) for t, f in system.target_formulas.items()},
+            "equations": [text(eq) for eq in system.equations],
+            "targets": {str(system.symbols[t]): text(f) for t, f in system.target_formulas.items()},
         }
         if eliminated is not None:
             data["eliminated"] = str(eliminated)
@@ -139,10 +152,10 @@ def show_system(pencil, targets, names=None, eliminate=False, latex=False, stand
     else:
         print(f"# {pencil.name or label}: {len(system.unknowns)} unknowns")
         for eq in system.equations:
-            print(f"{eq.lhs} = {eq.rhs}")
+            print(f"{eq.lhs} = {text(eq.rhs)}")
         for t, f in system.target_formulas.items():
             if t not in system.unknowns:
-                print(f"{system.symbols[t]} = {f}")
+                print(f"{system.symbols[t]} = {text(f)}")
         if eliminated is not None:
             print(f"# eliminated:\n{eliminated.lhs} = 0")
 
@@ -187,7 +200,7 @@ def _solve(args):
             "checks": list(solution.checks),
             "structural_zeros": sorted(zeros),
             "proven": list(certificate.proven) if solution.certified else [],
-            "uncertified_reason": "" if solution.certified else certificate.reason,
+            "uncertified_reason": solution.uncertified_reason,
             "path": solution.path,
             "pencil_sha256": pencil.fingerprint(),
         }
@@ -206,7 +219,7 @@ def _solve(args):
         if solution.certified:
             print(f"# proven: {'; '.join(certificate.proven)}")
         else:
-            print(f"# NOT certified: {certificate.reason}")
+            print(f"# NOT certified: {solution.uncertified_reason}")
     return 0
 
 
@@ -224,11 +237,10 @@ def _sweep(args, pencil, system, at):
         raise UsageError(f"--sweep {name}={spec}: COUNT must be at least 2, got {count}")
     if name in at:
         raise UsageError(f"--sweep {name}={spec}: {name} is also fixed by --at {name}={at[name]}")
-    with mpmath.workdps(args.dps + GUARD):
-        try:
-            values = grid(parts[0], parts[1], count, log=args.log)
-        except PencilsError as exc:
-            raise UsageError(f"--sweep {name}={spec}{' --log' if args.log else ''}: {exc}") from None
+    try:
+        values = grid(parts[0], parts[1], count, log=args.log, dps=args.dps)
+    except PencilsError as exc:
+        raise UsageError(f"--sweep {name}={spec}{' --log' if args.log else ''}: {exc}") from None
     derivatives = args.derivative or ()
     columns, provenance = sweep_layout(system, name, at, args.dps, derivatives)
     if args.json:

@@ -78,22 +78,31 @@ def solve_columns(A, vectors):
         return []
     B = [list(row) for row in zip(*vectors)]
     if _has_balls(A) or _has_balls(B):
-        X = acb_mat(A).solve(acb_mat(B)).tolist()
+        X = acb_mat(A).solve(acb_mat(B), algorithm="precond").tolist()
     else:
         X = _eliminate(A, B)
     return [list(col) for col in zip(*X)]
 
 
+def _exactly_zero(x):
+    """Whether ``x`` is exactly 0; for a ball, not merely possibly 0.
+
+    (For python-flint balls ``x != 0`` is False as soon as the ball contains 0:
+    skipping such an entry would drop its radius from the product.)
+    """
+    return x.is_zero() if isinstance(x, acb | arb) else x == 0
+
+
 def matmul(A, B):
-    """The product ``A B`` (zero entries of ``A`` are skipped: the matrices here are sparse)."""
+    """The product ``A B`` (exactly zero entries are skipped: the matrices here are sparse)."""
     width = len(B[0]) if B else 0
     product = []
     for row in A:
         out = [0] * width
         for k, a in enumerate(row):
-            if a != 0:
+            if not _exactly_zero(a):
                 for j, b in enumerate(B[k]):
-                    if b != 0:
+                    if not _exactly_zero(b):
                         out[j] += a * b
         product.append(out)
     return product

@@ -35,10 +35,12 @@ from .solver import GUARD, solve
 __all__ = ["sweep", "sweep_layout", "grid", "Table"]
 
 
-def grid(start, stop, num, log=False):
+def grid(start, stop, num, log=False, dps=30):
     """``num >= 2`` points from ``start`` to ``stop`` (geometric if ``log``), as mpmath numbers.
 
-    A geometric grid needs real, non-zero ends of the same sign. Bad grids
+    The ends are read exactly (``"1e-3"`` is one thousandth) and the points
+    computed at ``dps`` plus guard digits, whatever ``mpmath.mp.dps`` is. A
+    geometric grid needs real, non-zero ends of the same sign. Bad grids
     raise :class:`~pencils.exceptions.DomainError`.
 
     >>> [float(x) for x in grid(1, 4, 3, log=True)]
@@ -52,16 +54,17 @@ def grid(start, stop, num, log=False):
         raise DomainError(f"the number of grid points must be an integer, got {num!r}")
     if num < 2:
         raise DomainError(f"a grid needs at least 2 points, got {num} (give a single value instead)")
-    a, b = to_mpmath(start), to_mpmath(stop)
-    for end in (a, b):
-        if not mpmath.isfinite(end):
-            raise DomainError(f"grid ends must be finite, got {start} and {stop}")
-    if log:
-        if mpmath.im(a) != 0 or mpmath.im(b) != 0 or a == 0 or b == 0 or (mpmath.re(a) > 0) != (mpmath.re(b) > 0):
-            raise DomainError(f"a geometric grid needs real, non-zero ends of the same sign, got {start} and {stop}")
-        a, b = mpmath.re(a), mpmath.re(b)
-        return [a * (b / a) ** (mpmath.mpf(i) / (num - 1)) for i in range(num)]
-    return [a + (b - a) * mpmath.mpf(i) / (num - 1) for i in range(num)]
+    with mpmath.workdps(int(dps) + GUARD):
+        a, b = to_mpmath(start), to_mpmath(stop)
+        for end in (a, b):
+            if not mpmath.isfinite(end):
+                raise DomainError(f"grid ends must be finite, got {start} and {stop}")
+        if log:
+            if mpmath.im(a) != 0 or mpmath.im(b) != 0 or a == 0 or b == 0 or (mpmath.re(a) > 0) != (mpmath.re(b) > 0):
+                raise DomainError(f"a geometric grid needs real, non-zero ends of the same sign, got {start} and {stop}")
+            a, b = mpmath.re(a), mpmath.re(b)
+            return [a * (b / a) ** (mpmath.mpf(i) / (num - 1)) for i in range(num)]
+        return [a + (b - a) * mpmath.mpf(i) / (num - 1) for i in range(num)]
 
 
 class Table:
@@ -230,7 +233,7 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, on_so
             for name in [n for n in row if n != over]:
                 exact = name in zeros
                 row[f"{name}_digits"] = dps if exact else certified_digits(enclosures[name], dps) if enclosures else 0
-            row["certificate"] = "proven" if solution.certified else f"uncertified: {solution.certificate.reason}"
+            row["certificate"] = "proven" if solution.certified else f"uncertified: {solution.uncertified_reason}"
             row.update(residual=solution.residual, iterations=solution.iterations, path=solution.path)
             rows.append(row)
             if emit is not None:

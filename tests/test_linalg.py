@@ -42,3 +42,18 @@ def test_singular():
     with pytest.raises(ZeroDivisionError):
         linalg.inverse([[1, 2], [2, 4]])
     assert linalg.identity(2) == [[1, 0], [0, 1]] and linalg.zeros(1) == [[0]]
+
+
+def test_a_ball_that_contains_zero_is_not_skipped_in_a_product():
+    """flint's ``ball != 0`` is False for any ball containing 0; the product must keep its radius.
+
+    (Skipping such entries once gave certified but wrong DSM derivatives: a wide ball of an
+    unknown's Taylor coefficient was dropped, and the target's ball came out narrow and wrong.)
+    """
+    from flint import acb, arb
+
+    wide = acb(arb(0, 1))  # [+/- 1]
+    (row,) = linalg.matmul([[wide, acb(1)]], [[acb(2)], [acb(3)]])
+    assert row[0].real.contains(arb(3 + 2)) and row[0].real.contains(arb(3 - 2))
+    (row,) = linalg.matmul([[acb(2)]], [[wide]])
+    assert row[0].real.contains(arb(2)) and row[0].real.contains(arb(-2))

@@ -106,11 +106,10 @@ def parse_grid(text, dps=30, name="value"):
         if count < 2:
             raise DSMError(f"{option}: a grid START:STOP:COUNT needs COUNT >= 2, got {text!r}")
         start, stop = (_value(x, name, dps) for x in parts[:2])
-        with mpmath.workdps(dps + 10):
-            try:
-                return grid(start, stop, count, log=True)
-            except PencilsError as exc:
-                raise DSMError(f"{option} {text!r}: {exc}") from None
+        try:
+            return grid(start, stop, count, log=True, dps=dps)
+        except PencilsError as exc:
+            raise DSMError(f"{option} {text!r}: {exc}") from None
     if "," in text:
         return [_value(x, name, dps) for x in text.split(",")]
     return _value(text, name, dps)

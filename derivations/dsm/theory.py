@@ -42,7 +42,7 @@ import math
 
 import mpmath
 
-from pencils import DysonSystem, PencilsError, load
+from pencils import DysonSystem, PencilsError, load, solve
 from pencils.balls import bits_for, certified_digits, mid_mpmath, precision, to_ball
 from pencils.solver import GUARD
 from pencils.sweep import sweep
@@ -90,6 +90,9 @@ def _positive(name, value):
         raise DSMError(f"{name} must be positive, got {value}")
 
 
+CONSTANT_DIGITS = 20  # extra digits of the Gaussian-equivalence balls beyond the working precision
+
+
 class Theory:
     """Learning curves of the DSM model for one ``m``, ``t``, activation and ``psi_d``.
 
@@ -113,7 +116,10 @@ class Theory:
         self.m = parse_m(m)
         _positive("t", t)
         self.dps = int(dps)
-        self.constants = gaussian_equivalence(activation, t, psi_d, dps=self.dps)
+        # the errors are sensitive to the constants (derivatives in lam, zeta amplify their radii by up
+        # to 1e15 at psi_p >> psi_n): they are enclosed to CONSTANT_DIGITS more digits than asked
+        self._activation = activation
+        self.constants = gaussian_equivalence(activation, t, psi_d, dps=self.dps + CONSTANT_DIGITS)
         self.activation = self.constants.activation
         self.t, self.psi_d = t, psi_d
         self.structured = self.constants.psi_d != 1
@@ -123,13 +129,17 @@ class Theory:
         self.system = DysonSystem(self.pencil, target=list(self.targets.values()))
         if self.m == math.inf and self.constants.degenerate:
             raise DSMError("the activation is linear (mu_*^2 = 0): the m = inf model has no implicit ridge")
-        c = self.constants
-        self.fixed = {"a": c.a_t, "h": c.h_t, "mu1": c.mu1, "mus": c.mu_star, "zeta": 0}
+        self.fixed = self._fixed(self.constants)
+
+    def _fixed(self, c):
+        """The pencil's parameters that the Gaussian-equivalence constants ``c`` fix."""
+        fixed = {"a": c.a_t, "h": c.h_t, "mu1": c.mu1, "mus": c.mu_star, "zeta": 0}
         if self.m != 1:
-            self.fixed["kappa"] = c.kappa
+            fixed["kappa"] = c.kappa
         if self.structured:
-            self.fixed["psi_d"] = c.psi_d
-            self.fixed["psi_perp"] = 1 - c.psi_d
+            fixed["psi_d"] = c.psi_d
+            fixed["psi_perp"] = 1 - c.psi_d
+        return fixed
 
     def _check(self, psi_n, psi_p, lam):
         for name, values in (("psi_n", psi_n), ("psi_p", psi_p)):
@@ -166,7 +176,7 @@ class Theory:
         records = []
 
         def record(solution, row):
-            records.append(self.record(solution))
+            records.append(self._record_to_full_digits(solution))
             if progress is not None:
                 progress(records[-1])
 
@@ -180,21 +190,41 @@ class Theory:
         """The errors at one point (a record, see :meth:`record`)."""
         return self.curve(psi_n, [psi_p], lam)[0]
 
-    def record(self, solution):
+    def _record_to_full_digits(self, solution):
+        """:meth:`record`; where fewer than ``dps`` digits are proven, again from a solve at a higher
+        precision (digits lost to an ill-conditioned system, e.g. ``|R| ~ 1/lam`` at a tiny ridge)."""
+        record = self.record(solution)
+        short = min(v for k, v in record.items() if k.endswith("_digits"))
+        if record["certificate"] != "proven" or short >= self.dps:
+            return record
+        dps = self.dps + (self.dps - short) + 10
+        constants = gaussian_equivalence(self._activation, self.t, self.psi_d, dps=dps + CONSTANT_DIGITS)
+        finer = solve(self.system, {**solution.exact_point, **self._fixed(constants)}, dps=dps)
+        better = self.record(finer, constants)
+        if min(v for k, v in better.items() if k.endswith("_digits")) <= short:
+            return record
+        better["checks"] += f", re-solved at dps {dps}"
+        return better
+
+    def record(self, solution, constants=None):
         """The errors at a solved point, assembled in ball arithmetic when the solution is certified.
 
         Returns a dict with ``train_error``, ``test_error``, ``dsm_test_loss``,
         ``gap`` (and ``test_error_parallel``, ``test_error_orthogonal`` for
         ``psi_d < 1``) as mpmath numbers, ``<error>_digits`` for each (the
         significant digits proven by the certificate and the enclosures of
-        the Gaussian-equivalence constants; 0 when uncertified),
+        the Gaussian-equivalence constants, at most ``dps``; 0 when uncertified),
         ``certificate`` (``"proven"`` or ``"uncertified: <reason>"``),
-        ``checks``, the parameters, ``dps`` and the ``residual``.
+        ``checks``, the parameters, ``dps`` and the ``residual``. ``constants``
+        are the Gaussian-equivalence constants that the solution was computed
+        with (default: this theory's, at ``dps`` plus ``CONSTANT_DIGITS``).
         """
         dps = self.dps
+        constants = constants or self.constants
         point = solution.exact_point
-        certified = solution.certified and self.constants.certified
-        with mpmath.workdps(dps + GUARD), precision(bits=solution.certificate.bits if certified else bits_for(dps)):
+        certified = solution.certified and constants.certified
+        work = max(dps, solution.dps)
+        with mpmath.workdps(work + GUARD), precision(bits=solution.certificate.bits if certified else bits_for(work)):
             if certified:
                 number, sqrt = to_ball, (lambda x: x.sqrt())
                 series = solution.taylor(["lam", "zeta"], 1, balls=True)
@@ -223,8 +253,8 @@ class Theory:
                 **values,
                 **{f"{k}_digits": certified_digits(v, dps) if certified else 0 for k, v in errors.items()},
                 "certificate": "proven" if certified else "uncertified: " + (
-                    solution.certificate.reason if not solution.certified else
-                    f"the Gaussian-equivalence constants are an {self.constants.error_kind}"),
+                    solution.uncertified_reason if not solution.certified else
+                    f"the Gaussian-equivalence constants are an {constants.error_kind}"),
                 "checks": ", ".join(solution.checks),
                 "dps": dps,
                 "residual": solution.residual,

@@ -43,6 +43,9 @@ from ..exceptions import CertificationError
 __all__ = ["Certificate", "certify", "certify_taylor", "INFLATIONS"]
 
 INFLATIONS = (10, 1e4, 1e8)  # box radii tried, in multiples of |Y F(u~)|
+EXTRA_DIGITS = 20  # the balls carry dps + GUARD + EXTRA_DIGITS digits: an ill-conditioned Jacobian
+#                    (condition 1e7 at DSM points) costs digits of every ball linear solve
+REFINEMENTS = 2  # Newton steps in ball arithmetic that tighten the midpoint before the test
 
 
 @dataclass
@@ -86,6 +89,21 @@ def _box(u, radii):
     return [acb(arb(x.real.mid(), r), arb(x.imag.mid(), r)) for x, r in zip(u, radii)]
 
 
+def _newton_step(compiled, values, u_mid, point):
+    """``(inverses at u~, Y, Y F(u~))`` with ``Y`` the midpoint inverse of the Jacobian, or a reason."""
+    try:
+        inv_mid = compiled.inverses(compiled.matrices(values, u_mid), point, None)
+    except Exception:  # a ball matrix that may be singular
+        return "C - eta(G) is not provably invertible at the solution"
+    F = acb_mat([[f] for f in compiled.residual(u_mid, inv_mid)])
+    J_mid = compiled.jacobian(values, inv_mid)
+    try:
+        Y = acb_mat([[x.mid() for x in row] for row in acb_mat(J_mid).mid().inv().tolist()])
+    except ZeroDivisionError:
+        return "the Jacobian is singular at the solution (the root is not simple)"
+    return inv_mid, Y, Y * F
+
+
 def _krawczyk(compiled, values, u_mid, point, inflations):
     """The Krawczyk test around ``u_mid`` (exact balls); returns ``(K, radius)`` or ``(None, reason)``.
 
@@ -96,17 +114,15 @@ def _krawczyk(compiled, values, u_mid, point, inflations):
     n = len(u_mid)
     if n == 0:
         return [], 0.0
-    try:
-        inv_mid = compiled.inverses(compiled.matrices(values, u_mid), point, None)
-    except Exception:  # a ball matrix that may be singular
-        return None, "C - eta(G) is not provably invertible at the solution"
-    F = acb_mat([[f] for f in compiled.residual(u_mid, inv_mid)])
-    J_mid = compiled.jacobian(values, inv_mid)
-    try:
-        Y = acb_mat([[x.mid() for x in row] for row in acb_mat(J_mid).mid().inv().tolist()])
-    except ZeroDivisionError:
-        return None, "the Jacobian is singular at the solution (the root is not simple)"
-    YF = Y * F
+    step = _newton_step(compiled, values, u_mid, point)
+    for _ in range(REFINEMENTS):  # Newton steps at the precision of the balls: a tighter midpoint, a smaller box
+        if isinstance(step, str):
+            break
+        u_mid = [(u_mid[i] - step[2][i, 0]).mid() for i in range(n)]
+        step = _newton_step(compiled, values, u_mid, point)
+    if isinstance(step, str):
+        return None, step
+    _, Y, YF = step
     eps = arb(2) ** (20 - flint.ctx.prec)
     sizes = [abs(x).upper() for x in u_mid]
     smallest = min((x for x in sizes if x > 0), default=arb(1))
@@ -120,7 +136,8 @@ def _krawczyk(compiled, values, u_mid, point, inflations):
         try:
             inv_U = compiled.inverses(compiled.matrices(values, U), point, None)
         except Exception:
-            reason = "C - eta(G) is not provably invertible on the box: the solution is too ill-conditioned"
+            reason = ("C - eta(G) is not provably invertible on the box: the solution is too ill-conditioned "
+                      "or the parameters given as balls are too wide")
             break
         JU = acb_mat(compiled.jacobian(values, inv_U))
         K = u_col - YF + (identity - Y * JU) * (acb_mat([[x] for x in U]) - u_col)
@@ -145,7 +162,8 @@ def certify(compiled, exact_point, u, point, dps, bits=None):
     point : dict
         The same point in mpmath numbers (for messages).
     dps : int
-        The working precision; the ball arithmetic runs at ``dps`` plus guard digits.
+        The working precision; the ball arithmetic runs at ``dps + GUARD + EXTRA_DIGITS`` digits,
+        after ``REFINEMENTS`` Newton steps that bring the midpoint to that precision.
 
     Returns
     -------
@@ -153,7 +171,7 @@ def certify(compiled, exact_point, u, point, dps, bits=None):
     """
     from .newton import GUARD
 
-    bits = bits or bits_for(dps + GUARD)
+    bits = bits or bits_for(dps + GUARD + EXTRA_DIGITS)
     with precision(bits=bits):
         try:
             arguments = [to_ball(v) for v in exact_point.values()]

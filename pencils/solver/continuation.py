@@ -23,7 +23,7 @@ from .newton import newton
 __all__ = ["STEP_ITERATIONS", "STEP_JUMP", "coupling_path", "regularised_path", "parameter_path"]
 
 STEP_ITERATIONS = 8  # Newton iterations allowed per continuation step
-STEP_JUMP = 0.1  # largest corrector move per step, relative to 1 + |u|
+STEP_JUMP = 0.1  # largest corrector move per step, relative to 1 + |u_i|, entry by entry
 DECADES = 20  # the imaginary shift of the regularised path falls through this many decades to 0
 
 
@@ -31,7 +31,7 @@ def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_gues
     """Follow ``t`` from 0 to 1 with adaptive steps; ``step_solver(t, guess)`` -> (u, its).
 
     A step is accepted only if Newton converges in at most ``STEP_ITERATIONS`` iterations and
-    the corrector moves the predictor by at most ``STEP_JUMP (1 + |u|)``: a jump to another
+    the corrector moves each entry of the predictor by at most ``STEP_JUMP (1 + |u_i|)``: a jump to another
     branch of the equations shows as a large correction, and the step is retried shorter.
     ``admissible(t, u)``, when given, must hold at every accepted point (e.g. the sign of
     ``Im G`` in the Stieltjes domain, which tells two nearby roots apart).
@@ -52,8 +52,8 @@ def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_gues
             guess = u
         try:
             u_new, its = step_solver(t_new, guess)
-            scale = 1 + max((abs(x) for x in u), default=0)
-            if its > STEP_ITERATIONS or max((abs(a - b) for a, b in zip(u_new, guess)), default=0) > STEP_JUMP * scale:
+            # componentwise: a jump of an O(1) entry must show beside entries of size 1e15
+            if its > STEP_ITERATIONS or any(abs(a - b) > STEP_JUMP * (1 + abs(x)) for a, b, x in zip(u_new, guess, u)):
                 raise ConvergenceError("step rejected: the corrector moved too far")
             if admissible is not None and not admissible(t_new, u_new):
                 raise ConvergenceError("step rejected: the solution left the admissible domain")
@@ -142,9 +142,9 @@ def regularised_path(compiled, values, point, min_step, float64=True):
     """For a symmetric pencil: solve at ``C + i delta`` (Im part definite), then let ``delta -> 0``.
 
     With ``Im C`` semidefinite, adding ``i delta I`` (same sign) keeps the pencil in the Stieltjes
-    domain along the whole path, where the physical solution is analytic and unique. The shift
-    goes to 0 geometrically, ``delta(t) = delta_0 (1 - t) 10^(-DECADES t)``, so that a point at a
-    distance far below 1 from the spectrum is resolved (``float64=False`` follows it at 20
+    domain along the whole path, where the physical solution is analytic and unique. At a real
+    point the shift goes to 0 geometrically, ``delta(t) = delta_0 (1 - t) 10^(-DECADES t)``, so
+    that a point at a distance far below 1 from the spectrum is resolved (``float64=False`` follows it at 20
     digits: beside a nearly double root, e.g. 1e-12 from an edge, float64 residuals cannot tell
     the two roots apart). Where the path stalls, the last two
     accepted shifts tell what the point is: ``|G| ~ 1/delta`` at an atom (a pole of ``G``),
@@ -157,8 +157,11 @@ def regularised_path(compiled, values, point, min_step, float64=True):
     u0, total = coupling_path(compiled, compiled.shifted(values, delta), point, min_step)
     floats = [as_float(v) for v in values]
 
+    # at a complex point the solution at delta = 0 is analytic and away from the real axis: linear
+    decades = DECADES if all(mpmath.im(v) == 0 for v in values) else 0
+
     def shift(t):
-        return (1 - t) * 10.0 ** (-DECADES * t)
+        return (1 - t) * 10.0 ** (-decades * t)
 
     def hint(t, u, t_prev, u_prev):
         return _spectral_hint(shift(t), u, None if t_prev is None else shift(t_prev), u_prev, u0)
@@ -218,14 +221,20 @@ def _interpolation(a, b):
     return lambda t: a + t * (b - a)
 
 
-def parameter_path(compiled, start, point, u0, min_step, **options):
+def parameter_path(compiled, start, point, u0, min_step, detour=0, **options):
     """From the solution ``u0`` at ``start`` to ``point`` (dicts of parameter values, same keys).
 
-    A parameter whose two ends are reals of one sign moves on a log scale, others linearly.
+    A parameter whose two ends are reals of one sign moves on a log scale, others linearly. A
+    complex ``detour`` bends the path: the interpolation runs at ``s = t + detour t (1 - t)``
+    instead of ``t`` (a second, different path between the same two points).
     """
     a, b = list(start.values()), list(point.values())
-    exact = [_interpolation(x, y) for x, y in zip(a, b)]
-    floats = [_interpolation(as_float(x), as_float(y)) for x, y in zip(a, b)]
+
+    def bent(x):
+        return (lambda t: x(t + detour * t * (1 - t))) if detour else x
+
+    exact = [bent(_interpolation(x, y)) for x, y in zip(a, b)]
+    floats = [bent(_interpolation(as_float(x), as_float(y))) for x, y in zip(a, b)]
     moving = [name for name, x, y in zip(point, a, b) if x != y]
 
     def family(t, use_exact):

@@ -105,8 +105,7 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
     max_iter = newton_iteration_count(dps) if max_iter is None else int(max_iter)
     exact_point = parse_point(at, compiled.symbols, unused=system.pencil.symbols)
     with mpmath.workdps(dps + GUARD):
-        point = {name: to_mpmath(v) for name, v in exact_point.items()}
-        point = {name: mpmath.re(v) if mpmath.im(v) == 0 else v for name, v in point.items()}
+        point = _mpmath_point(exact_point)
         tol = mpmath.mpf(10) ** (-(dps - 5)) if tol is None else mpmath.mpf(tol)
         values = compiled.evaluate(*point.values())
         u = path = None
@@ -119,27 +118,58 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
                 first_guess = None if predictor is None else [to_mpmath(x) for x in predictor]
                 u, total = parameter_path(compiled, previous.point, point, previous._u, min_step,
                                           first_step=1, first_guess=first_guess)
-                u, _, iterations = polish(compiled, values, u, point, dps, max_iter)
-                u, residual, checks = verify(compiled, values, u, point, dps, tol)
+                u, residual, checks, iterations, work = _polish(compiled, exact_point, u, dps, max_iter, tol)
                 path = "warm start"
             except (ConvergenceError, SingularPointError, AdmissibilityError):
                 u = None  # start afresh
         if u is None:
             u, total, path, start = _cold_or_from_small(compiled, values, point, at, start, min_step)
-            u, _, iterations = polish(compiled, values, u, point, dps, max_iter)
             try:
-                u, residual, checks = verify(compiled, values, u, point, dps, tol)
+                u, residual, checks, iterations, work = _polish(compiled, exact_point, u, dps, max_iter, tol)
             except AdmissibilityError:
                 if path != REGULARISED:
                     raise
                 # beside a nearly double root float64 may end between the two roots: again at 20 digits
                 u, total = regularised_path(compiled, values, point, min_step, float64=False)
-                u, _, iterations = polish(compiled, values, u, point, dps, max_iter)
-                u, residual, checks = verify(compiled, values, u, point, dps, tol)
+                u, residual, checks, iterations, work = _polish(compiled, exact_point, u, dps, max_iter, tol)
         if second_path and not compiled.symmetric and compiled.unknowns:
-            checks = checks + (_second_path(compiled, values, point, u, path, at, start, min_step),)
-    certificate = certify_solution(compiled, exact_point, u, point, dps) if certify else None
+            checks = checks + (_second_path(compiled, values, point, u, path, at, start, min_step, previous),)
+    certificate = certify_solution(compiled, exact_point, u, point, work) if certify else None
     return Solution(compiled, point, exact_point, dps, u, residual, total + iterations, checks, path, certificate)
+
+
+def _mpmath_point(exact_point):
+    """The point in mpmath numbers at the current precision (reals as mpf)."""
+    point = {name: to_mpmath(v) for name, v in exact_point.items()}
+    return {name: mpmath.re(v) if mpmath.im(v) == 0 else v for name, v in point.items()}
+
+
+def scale_digits(u):
+    """Extra working digits for unknowns of very different sizes: ``2 log10(max|u| / min|u|)``.
+
+    With ``|G| ~ 1/lam`` beside ``O(lam)`` entries at a tiny ridge, the Jacobian's condition is
+    about the square of that ratio (1e46 at ``lam = 1e-12`` in the DSM pencils): Newton at the
+    requested precision alone would wander to another root.
+    """
+    sizes = [abs(x) for x in u if x != 0]
+    if not sizes:
+        return 0
+    ratio = float(max(sizes) / min(sizes))
+    return 0 if ratio < 1e6 else 2 * int(mpmath.ceil(mpmath.log10(ratio)))
+
+
+def _polish(compiled, exact_point, u, dps, max_iter, tol):
+    """Polish and verify at ``dps`` plus :func:`scale_digits` digits (plus guard digits).
+
+    Returns ``(u, residual, checks, iterations, work)``, ``work`` the digits used.
+    """
+    work = dps + scale_digits(u)
+    with mpmath.workdps(work + GUARD):
+        point = _mpmath_point(exact_point)
+        values = compiled.evaluate(*point.values())
+        u, _, iterations = polish(compiled, values, u, point, work, max_iter + (work - dps) // 10)
+        u, residual, checks = verify(compiled, values, u, point, dps, tol)
+    return u, residual, checks, iterations, work
 
 
 def _cold_or_from_small(compiled, values, point, at, start, min_step):
@@ -173,9 +203,7 @@ def _small_parameters_raised(compiled, point):
 
 def _start_point(compiled, at, start):
     full = {**{str(k): v for k, v in dict(at).items()}, **{str(k): v for k, v in dict(start).items()}}
-    exact = parse_point(full, compiled.symbols, unused=compiled.system.pencil.symbols)
-    point = {name: to_mpmath(v) for name, v in exact.items()}
-    return {name: mpmath.re(v) if mpmath.im(v) == 0 else v for name, v in point.items()}
+    return _mpmath_point(parse_point(full, compiled.symbols, unused=compiled.system.pencil.symbols))
 
 
 def _cold(compiled, values, point, at, start, min_step, detour=0):
@@ -184,7 +212,7 @@ def _cold(compiled, values, point, at, start, min_step, detour=0):
         start_point = _start_point(compiled, at, start)
         start_values = compiled.evaluate(*start_point.values())
         u, total = coupling_path(compiled, start_values, start_point, min_step, detour=detour)
-        u, steps = parameter_path(compiled, start_point, point, u, min_step)
+        u, steps = parameter_path(compiled, start_point, point, u, min_step, detour=detour)
         return u, total + steps, "coupling homotopy at the start point, then the path to the point"
     if compiled.symmetric and all(mpmath.im(v) == 0 for v in values[len(compiled.constants):]):
         u, total = regularised_path(compiled, values, point, min_step)
@@ -193,20 +221,23 @@ def _cold(compiled, values, point, at, start, min_step, detour=0):
     return u, total, "coupling homotopy s: 0 -> 1"
 
 
-def _second_path(compiled, values, point, u, path, at, start, min_step):
+def _second_path(compiled, values, point, u, path, at, start, min_step, previous=None):
     """Follow other float64 paths to the point; one of them must land on the root ``u``.
 
-    After a warm start, the other path is the cold one. Otherwise it is the
-    coupling homotopy bent into the complex ``s``-plane, first below the real
-    axis, then above: bending multiplies ``eta`` by a complex ``s``, which may
-    move the effective spectral parameter across the real axis on one of the
-    two sides, so one side agreeing is the evidence asked for.
+    The other path is the first one bent into the complex plane, first on one side, then on
+    the other: after a warm start, the parameter path from the previous point with a complex
+    detour; otherwise the coupling homotopy with a complex ``s``. Bending may move the
+    effective spectral parameter across the real axis on one of the two sides, so one side
+    agreeing is the evidence asked for: evidence, not proof (two paths may also agree around a
+    branch point of even order, or after both jumped).
     """
-    detours = (None,) if path == "warm start" else (-DETOUR, DETOUR)
     distance, reached = None, False
-    for detour in detours:
+    for detour in (-DETOUR, DETOUR):
         try:
-            other, _, _ = _cold(compiled, values, point, at, start, min_step, detour=detour or 0)
+            if path == "warm start":
+                other, _ = parameter_path(compiled, previous.point, point, previous._u, min_step, detour=detour)
+            else:
+                other, _, _ = _cold(compiled, values, point, at, start, min_step, detour=detour)
         except (ConvergenceError, SingularPointError):
             continue
         reached = True

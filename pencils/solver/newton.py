@@ -20,7 +20,7 @@ def newton_iteration_count(dps):
 
 
 def newton(compiled, values, u, point, max_iter, goal, scale=1):
-    """Newton's method to a residual ``goal * max(1, |u|)``; returns (u, residual, iterations)."""
+    """Newton's method to residuals ``|F_i| <= goal * max(1, |u_i|)``; returns (u, residual, iterations)."""
     best = None
     norm = None
     u = list(u)
@@ -30,7 +30,9 @@ def newton(compiled, values, u, point, max_iter, goal, scale=1):
         norm = max((abs(f) for f in F), default=0)
         if not mpmath.isfinite(norm):
             break
-        if norm <= goal * max(1, max((abs(x) for x in u), default=1)):
+        # componentwise: with |G| ~ 1e15 beside O(1) entries (a tiny ridge) a norm-wise test would
+        # leave the small entries, and so the branch, undetermined
+        if all(abs(f) <= goal * max(1, abs(x)) for f, x in zip(F, u)):
             return u, norm, iteration
         if best is not None and norm > 1e3 * best and iteration > 3:
             break

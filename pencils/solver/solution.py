@@ -67,6 +67,13 @@ class Solution:
         """Whether the certificate closed (every target then has a proven enclosure)."""
         return self.certificate is not None and self.certificate.certified
 
+    @property
+    def uncertified_reason(self):
+        """Why the numbers are not certified (empty when they are)."""
+        if self.certified:
+            return ""
+        return self.certificate.reason if self.certificate is not None else "no certificate asked (certify=False)"
+
     def __getitem__(self, entry):
         entry = tuple(entry)
         if entry in self.targets:
@@ -154,7 +161,7 @@ class Solution:
             f"{self.system.symbols[e]}={mpmath.nstr(v, 12)}" for e, v in self.targets.items()
         )
         status = (f"certified to {min(self.certified_digits(t) for t in self.system.targets)} digits"
-                  if self.certified else "uncertified" + (f": {self.certificate.reason}" if self.certificate else ""))
+                  if self.certified else f"uncertified: {self.uncertified_reason}")
         return (
             f"Solution({values}; dps={self.dps}, residual={mpmath.nstr(self.residual, 3)}, "
             f"iterations={self.iterations}, checks={list(self.checks)}, {status})"
