@@ -18,10 +18,9 @@ Two settings:
   pencils of :class:`derivations.dsm.theory.Theory` (tanh, ``t = 0.1``, ``psi_n = 2``,
   ``psi_p = 1/2``, ``lam = 1e-3``; the system is ``Theory.system`` and the point is
   ``Theory.fixed`` plus ``psi_n``, ``psi_p``, ``lam``, exactly what ``Theory.at`` passes to the solver);
-* **warm**: a sweep with warm starts, as :func:`pencils.sweep.sweep` does it (``previous`` and
-  the linear predictor from the two previous points); the time per point is that of the points
-  after the first (the first point is a cold solve). The loop is written out here because
-  ``sweep`` itself cannot run uncertified (it reads ``solution.certificate.reason``).
+* **warm**: :func:`pencils.sweep.sweep` with warm starts (``previous`` and the linear predictor
+  from the two previous points); the time per point is that of the points after the first (the
+  first point is a cold solve), each including its table row.
 
 Each time is the median of ``--runs`` runs in this process after one warm-up run (compilation
 caches); the three variants are run round-robin, so that a change of machine load affects all
@@ -46,9 +45,8 @@ import mpmath
 from derivations.dsm.theory import Theory
 from derivations.textbook import path
 from pencils import DysonSystem, load, solve
-from pencils.solver import GUARD, compile_system
-from pencils.sweep import grid
-from pencils.values import to_mpmath
+from pencils.solver import compile_system
+from pencils.sweep import grid, sweep
 
 VARIANTS = {
     "a": {"certify": False, "second_path": False},
@@ -133,23 +131,18 @@ def solve_cold(case, options):
 
 
 def solve_warm(case, options):
-    """A warm-started sweep (as :func:`pencils.sweep.sweep`): ``(seconds per point after the first, solutions)``."""
-    history, solutions, seconds = [], [], []
-    solution = None
-    with mpmath.workdps(case.dps + GUARD):
-        for value in case.values:
-            x = to_mpmath(value)
-            predictor = None
-            if len(history) >= 2:
-                (x1, u1), (x2, u2) = history[-2], history[-1]
-                step = (x - x2) / (x2 - x1) if x2 != x1 else 0
-                predictor = [b + step * (b - a) for a, b in zip(u1, u2)]
-            start = time.perf_counter()
-            solution = solve(case.system, {**case.at, case.over: value}, dps=case.dps, previous=solution,
-                             predictor=predictor, **options)
-            seconds.append(time.perf_counter() - start)
-            history.append((x, list(solution.unknowns.values())))
-            solutions.append(solution)
+    """A warm-started :func:`pencils.sweep.sweep`: ``(seconds per point after the first, solutions)``.
+
+    A point's time runs from the previous point's row to its own (solve and row).
+    """
+    stamps, solutions = [time.perf_counter()], []
+
+    def mark(solution, row):
+        stamps.append(time.perf_counter())
+        solutions.append(solution)
+
+    sweep(case.system, case.over, case.values, case.at, dps=case.dps, on_solution=mark, **options)
+    seconds = [b - a for a, b in zip(stamps, stamps[1:])]
     return sum(seconds[1:]) / (len(seconds) - 1), solutions
 
 
