@@ -73,11 +73,12 @@ def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_gues
     return u, total
 
 
-def _follow(compiled, family, u0, point, min_step, what, hint, float64=True, **options):
+def _follow(compiled, family, u0, point, min_step, what, hint, float64=True, goal=1e-12, **options):
     """Continuation along ``t -> family(t, exact) = (values, scale)`` from the solution ``u0`` at ``t = 0``.
 
-    Followed in float64 (``exact=False``) first; where float64 cannot hold the branch, or with
-    ``float64=False``, at 20 digits with mpmath values (``exact=True``).
+    Followed in float64 (``exact=False``, Newton to relative residuals ``goal``) first; where
+    float64 cannot hold the branch, or with ``float64=False``, at 20 digits with mpmath values
+    (``exact=True``).
     """
     def step(t, guess, exact, convert, goal):
         values, scale = family(t, exact)
@@ -88,7 +89,7 @@ def _follow(compiled, family, u0, point, min_step, what, hint, float64=True, **o
     try:
         if not float64:
             raise ValueError("float64 not wanted")
-        return _continue(lambda t, g: step(t, g, False, as_float, 1e-12), [as_float(x) for x in u0], min_step,
+        return _continue(lambda t, g: step(t, g, False, as_float, goal), [as_float(x) for x in u0], min_step,
                          what, hint, **_converted(options, as_float))
     except (ConvergenceError, SingularPointError, ArithmeticError, ValueError):
         with mpmath.workdps(20):
@@ -107,12 +108,13 @@ def _size(u):
     return max((abs(x) for x in u), default=0)
 
 
-def coupling_path(compiled, values, point, min_step, detour=0):
+def coupling_path(compiled, values, point, min_step, detour=0, goal=1e-12):
     """From ``G = C^{-1}`` (no Gaussian terms) to the full system, at coefficient values ``values``.
 
     The Gaussian terms are scaled by ``s^2`` with ``s = t + detour t (1 - t)``: ``detour = 0``
     is the straight path; a complex ``detour`` gives a second, different path to the same end
-    point (used as evidence that the end point does not depend on the path).
+    point (used as evidence that the end point does not depend on the path). ``goal`` is the
+    relative residual of the float64 Newton steps along the way.
     """
     zero = [0] * len(compiled.unknowns)
     try:
@@ -135,7 +137,7 @@ def coupling_path(compiled, values, point, min_step, detour=0):
         return ("the coupled system is singular on the way (a branch point of the equations); "
                 "pass start={...} to reach the point along a parameter path instead")
 
-    return _follow(compiled, family, u0, point, min_step, "coupling homotopy s: 0 -> 1", hint)
+    return _follow(compiled, family, u0, point, min_step, "coupling homotopy s: 0 -> 1", hint, goal=goal)
 
 
 def regularised_path(compiled, values, point, min_step, float64=True):

@@ -6,8 +6,8 @@ from ..exceptions import AdmissibilityError, ConvergenceError, DomainError, Sing
 from ..values import parse_point, to_mpmath
 from .certificate import certify as certify_solution
 from .compiled import as_float, compile_system
-from .continuation import coupling_path, parameter_path, regularised_path
-from .newton import GUARD, newton_iteration_count, polish
+from .continuation import STEP_ITERATIONS, coupling_path, parameter_path, regularised_path
+from .newton import GUARD, newton, newton_iteration_count, polish
 from .solution import Solution
 from .verification import verify
 
@@ -15,6 +15,7 @@ __all__ = ["solve"]
 
 DETOUR = 0.1j  # the second coupling path bends into the complex s-plane by this much
 AGREEMENT = 1e-8  # two float64 paths agree when they land this close (relative)
+SECOND_GOAL = 1e-7  # relative residual of the float64 steps of the second path (its end is then polished)
 REGULARISED = "coupling homotopy at C + i delta, then delta -> 0"
 SMALL = 1e-3  # a real parameter below this in size is approached from +-1 when the direct path fails
 
@@ -206,18 +207,18 @@ def _start_point(compiled, at, start):
     return _mpmath_point(parse_point(full, compiled.symbols, unused=compiled.system.pencil.symbols))
 
 
-def _cold(compiled, values, point, at, start, min_step, detour=0):
+def _cold(compiled, values, point, at, start, min_step, detour=0, goal=1e-12):
     """A solution from scratch: from a start point, by the regularised path, or by the coupling homotopy."""
     if start is not None:
         start_point = _start_point(compiled, at, start)
         start_values = compiled.evaluate(*start_point.values())
-        u, total = coupling_path(compiled, start_values, start_point, min_step, detour=detour)
-        u, steps = parameter_path(compiled, start_point, point, u, min_step, detour=detour)
+        u, total = coupling_path(compiled, start_values, start_point, min_step, detour=detour, goal=goal)
+        u, steps = parameter_path(compiled, start_point, point, u, min_step, detour=detour, goal=goal)
         return u, total + steps, "coupling homotopy at the start point, then the path to the point"
     if compiled.symmetric and all(mpmath.im(v) == 0 for v in values[len(compiled.constants):]):
         u, total = regularised_path(compiled, values, point, min_step)
         return u, total, REGULARISED
-    u, total = coupling_path(compiled, values, point, min_step, detour=detour)
+    u, total = coupling_path(compiled, values, point, min_step, detour=detour, goal=goal)
     return u, total, "coupling homotopy s: 0 -> 1"
 
 
@@ -232,13 +233,16 @@ def _second_path(compiled, values, point, u, path, at, start, min_step, previous
     branch point of even order, or after both jumped).
     """
     distance, reached = None, False
+    floats = compiled.evaluate_float(*[as_float(v) for v in point.values()])
     for detour in (-DETOUR, DETOUR):
-        try:
+        try:  # followed to SECOND_GOAL, then Newton in float64 at the point to 1e-12
             if path == "warm start":
-                other, _ = parameter_path(compiled, previous.point, point, previous._u, min_step, detour=detour)
+                other, _ = parameter_path(compiled, previous.point, point, previous._u, min_step, detour=detour,
+                                          goal=SECOND_GOAL)
             else:
-                other, _, _ = _cold(compiled, values, point, at, start, min_step, detour=detour)
-        except (ConvergenceError, SingularPointError):
+                other, _, _ = _cold(compiled, values, point, at, start, min_step, detour=detour, goal=SECOND_GOAL)
+            other, _, _ = newton(compiled, floats, [as_float(x) for x in other], point, STEP_ITERATIONS, 1e-12)
+        except (ConvergenceError, SingularPointError, ArithmeticError, ValueError):
             continue
         reached = True
         size = 1 + max(abs(x) for x in u)
