@@ -1,9 +1,10 @@
 """Benchmark of the DSM learning curves: time per point in a warm-started sweep, and the figure.
 
-Run: ``python benchmarks/bench_dsm.py``. Prints Markdown tables (medians of repeated runs in this
-process). The dps = 15 sweep is the baseline of the ratios.
+Run: ``python benchmarks/bench_dsm.py [--runs 5] [--points 60] [--skip-figure]``. Prints Markdown
+tables (medians of repeated runs in this process). The dps = 15 sweep is the baseline of the ratios.
 """
 
+import argparse
 import statistics
 import subprocess
 import sys
@@ -15,29 +16,29 @@ import mpmath
 from derivations.dsm.theory import Theory
 from pencils.sweep import grid
 
-REPEATS = 5
-POINTS = 60
-
-
-def per_point(m, dps, psi_d="1"):
+def per_point(m, dps, psi_d="1", points=60, repeats=5):
     theory = Theory(m=m, t="0.1", activation="tanh", psi_d=psi_d, dps=dps)
-    with mpmath.workdps(dps + 10):
-        values = grid("0.1", "16", POINTS, log=True)
+    values = grid("0.1", "16", points, log=True, dps=dps)
     start = time.perf_counter()
     theory.curve(2, values[:1], "1e-3")  # cold: homotopy at the first point
     cold = time.perf_counter() - start
     runs = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         start = time.perf_counter()
         theory.curve(2, values, "1e-3")
-        runs.append((time.perf_counter() - start) / POINTS)
+        runs.append((time.perf_counter() - start) / points)
     return cold, statistics.median(runs)
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="repeated sweeps per row (median)")
+    parser.add_argument("--points", type=int, default=60, help="points of each sweep")
+    parser.add_argument("--skip-figure", action="store_true", help="do not time `pencils figure dsm`")
+    args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, mpmath backend {mpmath.libmp.BACKEND}")
     print()
-    print(f"Warm-started sweep of {POINTS} points in psi_p (0.1 to 16), tanh, t = 0.1, psi_n = 2, lam = 1e-3:"
+    print(f"Warm-started sweep of {args.points} points in psi_p (0.1 to 16), tanh, t = 0.1, psi_n = 2, lam = 1e-3:"
           " train, test, DSM loss per point (one solve + one Taylor series in lam and zeta)")
     print()
     print("| model | dps | first point (cold) | per point, median | ratio to dps 15 |")
@@ -45,10 +46,12 @@ def main():
     for m, psi_d in (("1", "1"), ("inf", "1"), ("1", "0.5"), ("inf", "0.5")):
         base = None
         for dps in (15, 30, 60):
-            cold, warm = per_point(m, dps, psi_d)
+            cold, warm = per_point(m, dps, psi_d, args.points, args.runs)
             base = base or warm
             label = f"m = {'∞' if m == 'inf' else m}" + (", psi_D = 0.5" if psi_d != "1" else ", isotropic")
             print(f"| {label} | {dps} | {1000 * cold:.0f} ms | {1000 * warm:.1f} ms | {warm / base:.2f} |")
+    if args.skip_figure:
+        return
     with tempfile.TemporaryDirectory() as out:
         walls = []
         for _ in range(3):
