@@ -131,16 +131,18 @@ class DysonSystem:
 
     @cached_property
     def _space_blocks(self):
-        """Per space: the adjugate and the determinant of its block of ``C - eta(G)`` (computed once)."""
-        return {blocks: self._space_block(blocks) for blocks in self.structure._spaces}
+        """Per space: the adjugate and the determinant of its block, filled as they are computed."""
+        return {}
 
     def _space_block(self, blocks):
-        """The adjugate and the determinant of one space's block of ``C - eta(G)``.
+        """The adjugate and the determinant of one space's block of ``C - eta(G)`` (computed once).
 
         Computed together, as polynomials over the exact domain of the entries (SymPy's
         ``DomainMatrix.adj_det``): for a space of 8 blocks with 16 unknowns this takes seconds,
         where cofactors of ``Expr`` matrices took minutes.
         """
+        if blocks in self._space_blocks:
+            return self._space_blocks[blocks]
         from sympy.polys.matrices import DomainMatrix
 
         M = self.matrix.extract(list(blocks), list(blocks))
@@ -149,10 +151,13 @@ class DysonSystem:
                       if not (isinstance(a, sp.Pow) and a.exp.is_Integer)}
         D = DomainMatrix.from_Matrix(M.xreplace(generators))
         if D.domain.is_EX:  # no polynomial domain: cofactors of the expression matrix
-            return M.adjugate(method="berkowitz").applyfunc(sp.cancel), sp.cancel(M.det(method="berkowitz"))
-        adjugate, determinant = D.adj_det()
-        back = {d: a for a, d in generators.items()}
-        return adjugate.to_Matrix().xreplace(back), D.domain.to_sympy(determinant).xreplace(back)
+            result = M.adjugate(method="berkowitz").applyfunc(sp.cancel), sp.cancel(M.det(method="berkowitz"))
+        else:
+            adjugate, determinant = D.adj_det()
+            back = {d: a for a, d in generators.items()}
+            result = adjugate.to_Matrix().xreplace(back), D.domain.to_sympy(determinant).xreplace(back)
+        self._space_blocks[blocks] = result
+        return result
 
     @cached_property
     def expansion_sizes(self):
@@ -224,8 +229,8 @@ class DysonSystem:
         >>> steps
         ['1/4 determinant of space 1 (1 block)', '2/4 determinant of space 2 (1 block)', '3/4 g11', '4/4 g22']
         """
-        if "equations" in self.__dict__ and "target_formulas" in self.__dict__:
-            return self.equations
+        if getattr(self, "_generated", None) is not None:
+            return self._generated[0]
         spaces = self.structure._spaces
         extra = [t for t in self.targets if t not in self.unknowns]
         total = len(spaces) + len(self.unknowns) + len(extra)
@@ -249,32 +254,23 @@ class DysonSystem:
                 progress(done, total, what)
 
         try:
-            if "_space_blocks" not in self.__dict__:
-                blocks_done = {}
-                for n, blocks in enumerate(spaces, 1):
-                    blocks_done[blocks] = self._space_block(blocks)
-                    step(f"determinant of space {n} ({len(blocks)} block{'s' if len(blocks) > 1 else ''})")
-                self.__dict__["_space_blocks"] = blocks_done
-            else:
-                for n, blocks in enumerate(spaces, 1):
-                    step(f"determinant of space {n} (cached)")
+            for n, blocks in enumerate(spaces, 1):
+                self._space_block(blocks)
+                step(f"determinant of space {n} ({len(blocks)} block{'s' if len(blocks) > 1 else ''})")
             equations = []
             for u in self.unknowns:
                 equations.append(sp.Eq(self.symbols[u], self._inverse_entry(*u), evaluate=False))
                 step(str(self.symbols[u]))
             formulas = {}
             for t in self.targets:
-                if t in self.unknowns:
-                    formulas[t] = self.symbols[t]
-                else:
-                    formulas[t] = self._inverse_entry(*t)
+                formulas[t] = self.symbols[t] if t in self.unknowns else self._inverse_entry(*t)
+                if t not in self.unknowns:
                     step(str(self.symbols[t]))
         finally:
             if bar is not None:
                 bar.close()
-        self.__dict__["equations"] = tuple(equations)
-        self.__dict__["target_formulas"] = formulas
-        return self.equations
+        self._generated = (tuple(equations), formulas)
+        return self._generated[0]
 
     def _inverse_entry(self, a, b):
         """Symbolic ``[(C - eta(G))^{-1}]_ab`` (1-based): adjugate over determinant inside the space."""
@@ -282,20 +278,19 @@ class DysonSystem:
         if (a - 1, b - 1) not in structure._pattern:
             return sp.Integer(0)
         blocks = structure._spaces[structure.space_of[a - 1]]
-        adjugate, determinant = self._space_blocks[blocks]
+        adjugate, determinant = self._space_block(blocks)
         return adjugate[blocks.index(a - 1), blocks.index(b - 1)] / determinant
 
-    @cached_property
+    @property
     def equations(self):
-        """One ``sympy.Eq(g_ab, [(C - eta(G))^{-1}]_ab)`` per unknown."""
-        return tuple(sp.Eq(self.symbols[u], self._inverse_entry(*u), evaluate=False) for u in self.unknowns)
+        """One ``sympy.Eq(g_ab, [(C - eta(G))^{-1}]_ab)`` per unknown (see :meth:`generate`)."""
+        return self.generate()
 
-    @cached_property
+    @property
     def target_formulas(self):
-        """``{(i, j): expression in the unknowns}`` for every target."""
-        return {
-            t: (self.symbols[t] if t in self.unknowns else self._inverse_entry(*t)) for t in self.targets
-        }
+        """``{(i, j): expression in the unknowns}`` for every target (see :meth:`generate`)."""
+        self.generate()
+        return self._generated[1]
 
     def subs(self, values):
         """The system with parameters replaced by values or expressions.

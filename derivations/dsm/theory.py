@@ -93,6 +93,10 @@ def _positive(name, value):
 CONSTANT_DIGITS = 20  # extra digits of the Gaussian-equivalence balls beyond the working precision
 
 
+def _fewest_digits(record):
+    return min(v for k, v in record.items() if k.endswith("_digits"))
+
+
 class Theory:
     """Learning curves of the DSM model for one ``m``, ``t``, activation and ``psi_d``.
 
@@ -194,14 +198,14 @@ class Theory:
         """:meth:`record`; where fewer than ``dps`` digits are proven, again from a solve at a higher
         precision (digits lost to an ill-conditioned system, e.g. ``|R| ~ 1/lam`` at a tiny ridge)."""
         record = self.record(solution)
-        short = min(v for k, v in record.items() if k.endswith("_digits"))
+        short = _fewest_digits(record)
         if record["certificate"] != "proven" or short >= self.dps:
             return record
         dps = self.dps + (self.dps - short) + 10
         constants = gaussian_equivalence(self._activation, self.t, self.psi_d, dps=dps + CONSTANT_DIGITS)
         finer = solve(self.system, {**solution.exact_point, **self._fixed(constants)}, dps=dps)
         better = self.record(finer, constants)
-        if min(v for k, v in better.items() if k.endswith("_digits")) <= short:
+        if _fewest_digits(better) <= short:
             return record
         better["checks"] += f", re-solved at dps {dps}"
         return better

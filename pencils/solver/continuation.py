@@ -86,16 +86,21 @@ def _follow(compiled, family, u0, point, min_step, what, hint, float64=True, goa
                            scale=scale)
         return u, its
 
-    try:
-        if not float64:
-            raise ValueError("float64 not wanted")
-        return _continue(lambda t, g: step(t, g, False, as_float, goal), [as_float(x) for x in u0], min_step,
-                         what, hint, **_converted(options, as_float))
-    except (ConvergenceError, SingularPointError, ArithmeticError, ValueError):
-        with mpmath.workdps(20):
-            goal = mpmath.mpf(10) ** -14
-            return _continue(lambda t, g: step(t, g, True, mpmath.mpmathify, goal), u0, min_step, what, hint,
-                             **_converted(options, mpmath.mpmathify))
+    if float64:
+        try:
+            return _continue(lambda t, g: step(t, g, False, as_float, goal), [as_float(x) for x in u0], min_step,
+                             what, hint, **_converted(options, as_float))
+        except (ConvergenceError, SingularPointError, ArithmeticError, ValueError):
+            pass  # float64 cannot hold the branch: again at 20 digits
+    with mpmath.workdps(20):
+        precise_goal = mpmath.mpf(10) ** -14
+        return _continue(lambda t, g: step(t, g, True, mpmath.mpmathify, precise_goal), u0, min_step, what, hint,
+                         **_converted(options, mpmath.mpmathify))
+
+
+def _bend(t, detour):
+    """``t + detour t (1 - t)``: the same ends, and a complex ``detour`` bends the path between them."""
+    return t + detour * t * (1 - t)
 
 
 def _converted(options, convert):
@@ -111,7 +116,7 @@ def _size(u):
 def coupling_path(compiled, values, point, min_step, detour=0, goal=1e-12):
     """From ``G = C^{-1}`` (no Gaussian terms) to the full system, at coefficient values ``values``.
 
-    The Gaussian terms are scaled by ``s^2`` with ``s = t + detour t (1 - t)``: ``detour = 0``
+    The Gaussian terms are scaled by ``s^2`` with ``s = _bend(t, detour)``: ``detour = 0``
     is the straight path; a complex ``detour`` gives a second, different path to the same end
     point (used as evidence that the end point does not depend on the path). ``goal`` is the
     relative residual of the float64 Newton steps along the way.
@@ -130,7 +135,7 @@ def coupling_path(compiled, values, point, min_step, detour=0, goal=1e-12):
     floats = [as_float(v) for v in values]
 
     def family(t, exact):
-        s = t + detour * t * (1 - t)
+        s = _bend(t, detour)
         return (values if exact else floats), s * s
 
     def hint(t, u, *previous):
@@ -146,10 +151,10 @@ def regularised_path(compiled, values, point, min_step, float64=True):
     With ``Im C`` semidefinite, adding ``i delta I`` (same sign) keeps the pencil in the Stieltjes
     domain along the whole path, where the physical solution is analytic and unique. At a real
     point the shift goes to 0 geometrically, ``delta(t) = delta_0 (1 - t) 10^(-DECADES t)``, so
-    that a point at a distance far below 1 from the spectrum is resolved (``float64=False`` follows it at 20
-    digits: beside a nearly double root, e.g. 1e-12 from an edge, float64 residuals cannot tell
-    the two roots apart). Where the path stalls, the last two
-    accepted shifts tell what the point is: ``|G| ~ 1/delta`` at an atom (a pole of ``G``),
+    that a point at a distance far below 1 from the spectrum is resolved (``float64=False``
+    follows it at 20 digits: beside a nearly double root, e.g. 1e-12 from an edge, float64
+    residuals cannot tell the two roots apart). Where the path stalls, the last two accepted
+    shifts tell what the point is: ``|G| ~ 1/delta`` at an atom (a pole of ``G``),
     ``Im G ~ delta^(1/2)`` at a spectral edge.
     """
     from .verification import stieltjes_sign
@@ -227,13 +232,13 @@ def parameter_path(compiled, start, point, u0, min_step, detour=0, **options):
     """From the solution ``u0`` at ``start`` to ``point`` (dicts of parameter values, same keys).
 
     A parameter whose two ends are reals of one sign moves on a log scale, others linearly. A
-    complex ``detour`` bends the path: the interpolation runs at ``s = t + detour t (1 - t)``
-    instead of ``t`` (a second, different path between the same two points).
+    complex ``detour`` bends the path: the interpolation runs at ``_bend(t, detour)`` instead of
+    ``t`` (a second, different path between the same two points).
     """
     a, b = list(start.values()), list(point.values())
 
     def bent(x):
-        return (lambda t: x(t + detour * t * (1 - t))) if detour else x
+        return (lambda t: x(_bend(t, detour))) if detour else x
 
     exact = [bent(_interpolation(x, y)) for x, y in zip(a, b)]
     floats = [bent(_interpolation(as_float(x), as_float(y))) for x, y in zip(a, b)]

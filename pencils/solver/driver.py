@@ -119,20 +119,23 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
                 first_guess = None if predictor is None else [to_mpmath(x) for x in predictor]
                 u, total = parameter_path(compiled, previous.point, point, previous._u, min_step,
                                           first_step=1, first_guess=first_guess)
-                u, residual, checks, iterations, work = _polish(compiled, exact_point, u, dps, max_iter, tol)
+                u, residual, checks, iterations, work = _polish(compiled, exact_point, point, values, u, dps,
+                                                                 max_iter, tol)
                 path = "warm start"
             except (ConvergenceError, SingularPointError, AdmissibilityError):
                 u = None  # start afresh
         if u is None:
             u, total, path, start = _cold_or_from_small(compiled, values, point, at, start, min_step)
             try:
-                u, residual, checks, iterations, work = _polish(compiled, exact_point, u, dps, max_iter, tol)
+                u, residual, checks, iterations, work = _polish(compiled, exact_point, point, values, u, dps,
+                                                                 max_iter, tol)
             except AdmissibilityError:
                 if path != REGULARISED:
                     raise
                 # beside a nearly double root float64 may end between the two roots: again at 20 digits
                 u, total = regularised_path(compiled, values, point, min_step, float64=False)
-                u, residual, checks, iterations, work = _polish(compiled, exact_point, u, dps, max_iter, tol)
+                u, residual, checks, iterations, work = _polish(compiled, exact_point, point, values, u, dps,
+                                                                 max_iter, tol)
         if second_path and not compiled.symmetric and compiled.unknowns:
             checks = checks + (_second_path(compiled, values, point, u, path, at, start, min_step, previous),)
     certificate = certify_solution(compiled, exact_point, u, point, work) if certify else None
@@ -145,7 +148,7 @@ def _mpmath_point(exact_point):
     return {name: mpmath.re(v) if mpmath.im(v) == 0 else v for name, v in point.items()}
 
 
-def scale_digits(u):
+def _scale_digits(u):
     """Extra working digits for unknowns of very different sizes: ``2 log10(max|u| / min|u|)``.
 
     With ``|G| ~ 1/lam`` beside ``O(lam)`` entries at a tiny ridge, the Jacobian's condition is
@@ -159,15 +162,18 @@ def scale_digits(u):
     return 0 if ratio < 1e6 else 2 * int(mpmath.ceil(mpmath.log10(ratio)))
 
 
-def _polish(compiled, exact_point, u, dps, max_iter, tol):
-    """Polish and verify at ``dps`` plus :func:`scale_digits` digits (plus guard digits).
+def _polish(compiled, exact_point, point, values, u, dps, max_iter, tol):
+    """Polish and verify at ``dps`` plus :func:`_scale_digits` digits (plus guard digits).
 
-    Returns ``(u, residual, checks, iterations, work)``, ``work`` the digits used.
+    ``point`` and ``values`` are the point and the coefficients at ``dps`` digits, evaluated
+    again only when more digits are needed. Returns ``(u, residual, checks, iterations, work)``,
+    ``work`` the digits used.
     """
-    work = dps + scale_digits(u)
+    work = dps + _scale_digits(u)
     with mpmath.workdps(work + GUARD):
-        point = _mpmath_point(exact_point)
-        values = compiled.evaluate(*point.values())
+        if work > dps:
+            point = _mpmath_point(exact_point)
+            values = compiled.evaluate(*point.values())
         u, _, iterations = polish(compiled, values, u, point, work, max_iter + (work - dps) // 10)
         u, residual, checks = verify(compiled, values, u, point, dps, tol)
     return u, residual, checks, iterations, work
