@@ -5,8 +5,10 @@ The flow, one module per step:
 ========================  ====================================================
 :mod:`pencils.matrices`   dimension ratios, Gaussian and Wigner matrices
 :mod:`pencils.pencil`     the :class:`Pencil` and its validation
+:mod:`pencils.replicas`   blocks repeated a symbolic number of times
 :mod:`pencils.io`         the readable text format of pencils
 :mod:`pencils.structure`  spaces, covariance map, sparsity, unknowns (networkx)
+:mod:`pencils.reduction`  the small blocks that are inverted, readouts of ``G``
 :mod:`pencils.dyson`      the reduced Dyson system (SymPy) and elimination
 :mod:`pencils.latex`      LaTeX of pencils and systems
 :mod:`pencils.parsing`    the whitelist parser of expressions and numbers
@@ -40,6 +42,8 @@ from .exceptions import (
 from .io import dumps, load, loads, save
 from .matrices import GaussianMatrix, WignerMatrix, ratio, ratios
 from .pencil import Pencil
+from .reduction import Reduction
+from .replicas import Replicas
 from .solver import Solution, solve
 from .structure import Structure
 
@@ -48,6 +52,6 @@ __version__ = "0.1.0"
 __all__ = [
     "AdmissibilityError", "CertificationError", "ConvergenceError", "DomainError", "DysonSystem", "EliminationError",
     "GaussianMatrix", "MonteCarloError", "ParseError", "Pencil", "PencilFormatError", "PencilValidationError",
-    "PencilsError", "SingularPointError", "Solution", "SolverError", "Structure", "StructureError",
+    "PencilsError", "Reduction", "Replicas", "SingularPointError", "Solution", "SolverError", "Structure", "StructureError",
     "WignerMatrix", "dumps", "load", "loads", "ratio", "ratios", "save", "solve",
 ]

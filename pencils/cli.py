@@ -37,7 +37,7 @@ from .sweep import grid, sweep, sweep_layout
 __all__ = ["main", "show_system", "parser", "ArgumentParser", "UsageError", "dps_option", "positive_int"]
 
 MODELS = {"dsm": "derivations.dsm.cli"}
-LARGE_SPACE = 6  # blocks in one space from which `pencils equations` shows its progress
+LARGE_EXPANSION = 2000  # determinant terms (Bregman's bound) from which `pencils equations` shows its progress
 LARGE_SYSTEM = 20  # or unknowns
 MODEL_COMMANDS = {"equations": "equations", "curve": "curve", "figure": "figure", "validate": "validate"}
 
@@ -112,13 +112,13 @@ def show_system(pencil, targets, names=None, eliminate=False, latex=False, stand
     ``names`` renames entries of ``G`` everywhere; ``latex_names`` gives LaTeX for parameters.
     """
     system = DysonSystem(pencil, target=targets, names=names)
-    largest = max((len(blocks) for blocks in system.structure.spaces), default=0)
-    large = largest >= LARGE_SPACE or len(system.unknowns) > LARGE_SYSTEM
+    largest = max(system.reduction.sizes, default=0)
+    terms = max(system.expansion_sizes.values(), default=0)
+    large = terms >= LARGE_EXPANSION or len(system.unknowns) > LARGE_SYSTEM
     text = (lambda e: sp.sstr(e, order="none")) if large else str  # unsorted terms print 3x faster
     if large:
-        terms = max(system.expansion_sizes.values(), default=0)
-        print(f"pencils: {len(system.unknowns)} unknowns in {len(system.structure.spaces)} spaces of up to "
-              f"{largest} blocks; the largest determinant has up to {terms:.3g} terms (Bregman's bound). The "
+        print(f"pencils: {len(system.unknowns)} unknowns, {len(system.reduction.sizes)} reduced blocks of up to "
+              f"size {largest}; the largest determinant has up to {terms:.3g} terms (Bregman's bound). The "
               "symbolic work grows with that number: seconds at a few thousand terms, hours and gigabytes "
               "of output beyond 1e6. The numerical solve (pencils solve) does not need the symbolic "
               "system. Progress below; Ctrl-C stops.", file=sys.stderr)
@@ -136,6 +136,11 @@ def show_system(pencil, targets, names=None, eliminate=False, latex=False, stand
                 "sha256": pencil.fingerprint(),
             },
             "unknowns": {str(system.symbols[u]): list(u) for u in system.unknowns},
+            "reduction": {
+                "summary": system.reduction_summary(),
+                "blocks": [list(labels) for labels in system.reduction.labels],
+                "unknowns_in_full_system": str(system.reduction.full_unknown_count()),
+            },
             "equations": [text(eq) for eq in system.equations],
             "targets": {str(system.symbols[t]): text(f) for t, f in system.target_formulas.items()},
         }
@@ -150,7 +155,7 @@ def show_system(pencil, targets, names=None, eliminate=False, latex=False, stand
             if eliminated is not None:
                 print(sp.latex(eliminated))
     else:
-        print(f"# {pencil.name or label}: {len(system.unknowns)} unknowns")
+        print(f"# {pencil.name or label}: {system.reduction_summary()}")
         for eq in system.equations:
             print(f"{eq.lhs} = {text(eq.rhs)}")
         for t, f in system.target_formulas.items():

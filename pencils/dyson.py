@@ -32,18 +32,21 @@ import sympy as sp
 
 from .exceptions import EliminationError, PencilValidationError
 from .parsing import substitutions
-from .structure import CovarianceTerm, Structure
+from .reduction import Reduction
 
 __all__ = ["DysonSystem", "entry_symbol"]
 
 
-def entry_symbol(i, j, k):
+def entry_symbol(i, j, k, *other):
     """The SymPy symbol of ``g_ij`` (numbered from 1) in a pencil of ``k`` blocks per row.
 
-    >>> entry_symbol(1, 2, 3), entry_symbol(1, 10, 12)
-    (g12, g1_10)
+    With ``other`` (``"o"``): block ``i`` of one copy and block ``j`` of another
+    copy of replicated blocks.
+
+    >>> entry_symbol(1, 2, 3), entry_symbol(1, 10, 12), entry_symbol(2, 3, 4, "o")
+    (g12, g1_10, g23_o)
     """
-    return sp.Symbol(f"g{i}{j}" if k < 10 else f"g{i}_{j}")
+    return sp.Symbol((f"g{i}{j}" if k < 10 else f"g{i}_{j}") + ("_o" if other else ""))
 
 
 class DysonSystem:
@@ -54,39 +57,41 @@ class DysonSystem:
     pencil : Pencil
     target : (int, int) or sequence of them, optional
         Entries of ``G`` wanted (numbered from 1). Default ``(1, 1)``.
-        Unknowns no target depends on are pruned.
+        Unknowns no target depends on are pruned. For a pencil with
+        replicated blocks, two replicated blocks mean one copy.
     names : dict, optional
         New names for entries of ``G``, keyed by ``(i, j)`` or by the default
         name (``"g11"``): ``{(1, 1): "q", "g22": "r"}``.
 
     Attributes
     ----------
-    unknowns : tuple of (int, int)
-        The entries solved for, numbered from 1.
+    unknowns : tuple
+        The entries solved for, numbered from 1: ``(i, j)``; for a pencil
+        with replicated blocks also ``(i, j, "o")``, block ``i`` of one copy
+        and block ``j`` of another (its symbol ends in ``_o``).
     symbols : dict
-        ``(i, j) -> sympy.Symbol`` for every unknown and target.
-    C : sympy.Matrix
-        The identity coefficients, ``k x k``.
-    covariance : tuple of CovarianceTerm
-        The covariance map (restricted to what the targets need).
+        Entry -> ``sympy.Symbol`` for every unknown and target.
+    reduction : Reduction
+        The reduced blocks that are inverted and how ``G`` is read off them
+        (:mod:`pencils.reduction`).
     """
 
     def __init__(self, pencil, target=(1, 1), names=None, _from=None):
         self.pencil = pencil
         if _from is not None:
-            self.structure, self.targets, self.unknowns, self.symbols, C, covariance = _from
-            self.C, self.covariance = C, covariance
+            self.reduction, self.targets, self.unknowns, self.symbols = _from
+            self.structure = self.reduction.structure
             return
-        self.structure = structure = Structure(pencil)
         targets = [target] if _is_pair(target) else list(target)
         if not targets:
             raise PencilValidationError("at least one target entry is needed")
-        zero_based = [structure.check_target(t) for t in targets]
-        self.targets = tuple((a + 1, b + 1) for a, b in zero_based)
-        needed = structure.needed(zero_based)
-        self.unknowns = tuple((a + 1, b + 1) for a, b in needed)
+        zero_based = [_check_target(t, pencil.k) for t in targets]
+        self.reduction = reduction = Reduction(pencil, zero_based)
+        self.structure = reduction.structure
+        self.targets = tuple(_one_based(t) for t in zero_based)
+        self.unknowns = tuple(_one_based(u) for u in reduction.unknowns)
         k = pencil.k
-        self.symbols = {e: entry_symbol(*e, k) for e in self.unknowns + self.targets}
+        self.symbols = {e: entry_symbol(e[0], e[1], k, *e[2:]) for e in self.unknowns + self.targets}
         for key, new in (names or {}).items():
             entry = _entry_of(key, self.symbols, k)
             self.symbols[entry] = sp.Symbol(str(new))
@@ -97,15 +102,17 @@ class DysonSystem:
             raise PencilValidationError(
                 f"name(s) {', '.join(map(str, clash))} of entries of G clash with pencil symbols"
             )
-        self.C = pencil.identity_part()
-        needed_set = set(needed)
-        self.covariance = tuple(t for t in structure.covariance if t.read in needed_set)
 
     # -- symbolic forms -------------------------------------------------------------------
     @property
     def parameters(self):
         """The free scalar symbols of the system (parameters and ratios)."""
-        free = set().union(*(e.free_symbols for e in self.C), *(t.coefficient.free_symbols for t in self.covariance))
+        r = self.reduction
+        free = set().union(
+            *(c[-1].free_symbols for c in r.constants), *(t[-1].free_symbols for t in r.terms),
+            *(w.free_symbols for e in self.reduction.unknowns + tuple(_zero_based(t) for t in self.targets)
+              for w, *_ in r.readouts[e]),
+        )
         return tuple(s for s in self.pencil.symbols if s in free) + tuple(
             sorted(free - set(self.pencil.symbols), key=str)
         )
@@ -118,34 +125,36 @@ class DysonSystem:
         spaces, or outside the sparsity pattern of the inverse, vanishes for
         every parameter value; it is reported as an exact 0, never computed.
         """
-        pattern = self.structure._pattern
-        return tuple(t for t in self.targets if (t[0] - 1, t[1] - 1) not in pattern)
+        return tuple(t for t in self.targets if not self.reduction.readouts[_zero_based(t)])
 
     @cached_property
-    def matrix(self):
-        """``C - eta(G)`` as a symbolic ``k x k`` matrix in the unknowns."""
-        M = sp.Matrix(self.C)
-        for t in self.covariance:
-            M[t.out] -= t.coefficient * self.symbols[(t.read[0] + 1, t.read[1] + 1)]
-        return M
+    def matrices(self):
+        """The reduced blocks ``K_n`` as symbolic matrices in the unknowns (``C - eta(G)`` reduced)."""
+        r = self.reduction
+        Ks = [sp.zeros(n, n) for n in r.sizes]
+        for n, row, col, value in r.constants:
+            Ks[n][row, col] += value
+        for n, row, col, u, coefficient in r.terms:
+            Ks[n][row, col] -= coefficient * self.symbols[self.unknowns[u]]
+        return Ks
 
     @cached_property
-    def _space_blocks(self):
-        """Per space: the adjugate and the determinant of its block, filled as they are computed."""
+    def _adjugates(self):
+        """Per reduced block: its adjugate and determinant, filled as they are computed."""
         return {}
 
-    def _space_block(self, blocks):
-        """The adjugate and the determinant of one space's block of ``C - eta(G)`` (computed once).
+    def _adjugate(self, n):
+        """The adjugate and the determinant of reduced block ``n`` (computed once).
 
         Computed together, as polynomials over the exact domain of the entries (SymPy's
-        ``DomainMatrix.adj_det``): for a space of 8 blocks with 16 unknowns this takes seconds,
+        ``DomainMatrix.adj_det``): for a block of size 8 with 16 unknowns this takes seconds,
         where cofactors of ``Expr`` matrices took minutes.
         """
-        if blocks in self._space_blocks:
-            return self._space_blocks[blocks]
+        if n in self._adjugates:
+            return self._adjugates[n]
         from sympy.polys.matrices import DomainMatrix
 
-        M = self.matrix.extract(list(blocks), list(blocks))
+        M = self.matrices[n]
         # radicals and functions of parameters (sqrt(h), exp(-t)) become generators of the ring
         generators = {a: sp.Dummy() for a in M.atoms(sp.Pow, sp.Function)
                       if not (isinstance(a, sp.Pow) and a.exp.is_Integer)}
@@ -156,15 +165,15 @@ class DysonSystem:
             adjugate, determinant = D.adj_det()
             back = {d: a for a, d in generators.items()}
             result = adjugate.to_Matrix().xreplace(back), D.domain.to_sympy(determinant).xreplace(back)
-        self._space_blocks[blocks] = result
+        self._adjugates[n] = result
         return result
 
     @cached_property
     def expansion_sizes(self):
-        """Per space (1-based blocks): an upper bound on the terms of its determinant.
+        """Per reduced block (its labels): an upper bound on the terms of its determinant.
 
-        The Leibniz expansion of ``det(C - eta(G))`` restricted to a space has at
-        most ``perm(A)`` non-zero terms, ``A`` the 0/1 pattern of the block, and
+        The Leibniz expansion of ``det K`` has at most ``perm(A)`` non-zero
+        terms, ``A`` the 0/1 pattern of ``K``, and
         ``perm(A) <= prod_i (r_i!)^(1/r_i)`` (Bregman's bound, ``r_i`` the
         non-zero entries of row ``i``). The symbolic work of :meth:`generate`
         grows with it: seconds at a few thousand terms, out of reach beyond
@@ -177,13 +186,12 @@ class DysonSystem:
         >>> z, psi = sp.Symbol("z"), ratio("psi")
         >>> X = GaussianMatrix("X", 1, psi)
         >>> DysonSystem(Pencil([[z, X], [X.T, 1]], [1, psi], [z])).expansion_sizes
-        {(1,): 1, (2,): 1}
+        {('1',): 1, ('2',): 1}
         """
         import math
 
         result = {}
-        for blocks in self.structure._spaces:
-            M = self.matrix.extract(list(blocks), list(blocks))
+        for labels, M in zip(self.reduction.labels, self.matrices):
             log_bound = 0.0
             for i in range(M.rows):
                 r = sum(1 for j in range(M.cols) if M[i, j] != 0)
@@ -191,17 +199,17 @@ class DysonSystem:
                     log_bound = -math.inf
                     break
                 log_bound += math.lgamma(r + 1) / r
-            result[tuple(b + 1 for b in blocks)] = 0 if log_bound == -math.inf else round(math.exp(log_bound))
+            result[labels] = 0 if log_bound == -math.inf else round(math.exp(log_bound))
         return result
 
     def generate(self, progress=None):
         """Compute the equations and target formulas, step by step, reporting progress.
 
-        The symbolic work (one determinant per space, one cofactor per unknown
-        and per target that is not an unknown) grows quickly with the number
-        of blocks in a space: a pencil of 30 or more blocks can take minutes.
-        The results are cached: ``equations`` and ``target_formulas`` then
-        return at once.
+        The symbolic work (one determinant per reduced block, one cofactor per
+        unknown and per target that is not an unknown) grows quickly with the
+        size of the blocks: a pencil with a space of 30 or more blocks can take
+        minutes. The results are cached: ``equations`` and ``target_formulas``
+        then return at once.
 
         Parameters
         ----------
@@ -227,13 +235,13 @@ class DysonSystem:
         >>> system.generate(progress=lambda done, total, step: steps.append(f"{done}/{total} {step}"))
         (Eq(g11, 1/(-g22*psi + z)), Eq(g22, 1/(1 - g11)))
         >>> steps
-        ['1/4 determinant of space 1 (1 block)', '2/4 determinant of space 2 (1 block)', '3/4 g11', '4/4 g22']
+        ['1/4 determinant of block 1 (size 1)', '2/4 determinant of block 2 (size 1)', '3/4 g11', '4/4 g22']
         """
         if getattr(self, "_generated", None) is not None:
             return self._generated[0]
-        spaces = self.structure._spaces
+        sizes = self.reduction.sizes
         extra = [t for t in self.targets if t not in self.unknowns]
-        total = len(spaces) + len(self.unknowns) + len(extra)
+        total = len(sizes) + len(self.unknowns) + len(extra)
         bar = None
         if progress is True:
             import sys
@@ -254,16 +262,16 @@ class DysonSystem:
                 progress(done, total, what)
 
         try:
-            for n, blocks in enumerate(spaces, 1):
-                self._space_block(blocks)
-                step(f"determinant of space {n} ({len(blocks)} block{'s' if len(blocks) > 1 else ''})")
+            for n, size in enumerate(sizes):
+                self._adjugate(n)
+                step(f"determinant of block {n + 1} (size {size})")
             equations = []
             for u in self.unknowns:
-                equations.append(sp.Eq(self.symbols[u], self._inverse_entry(*u), evaluate=False))
+                equations.append(sp.Eq(self.symbols[u], self._inverse_entry(u), evaluate=False))
                 step(str(self.symbols[u]))
             formulas = {}
             for t in self.targets:
-                formulas[t] = self.symbols[t] if t in self.unknowns else self._inverse_entry(*t)
+                formulas[t] = self.symbols[t] if t in self.unknowns else self._inverse_entry(t)
                 if t not in self.unknowns:
                     step(str(self.symbols[t]))
         finally:
@@ -272,25 +280,47 @@ class DysonSystem:
         self._generated = (tuple(equations), formulas)
         return self._generated[0]
 
-    def _inverse_entry(self, a, b):
-        """Symbolic ``[(C - eta(G))^{-1}]_ab`` (1-based): adjugate over determinant inside the space."""
-        structure = self.structure
-        if (a - 1, b - 1) not in structure._pattern:
-            return sp.Integer(0)
-        blocks = structure._spaces[structure.space_of[a - 1]]
-        adjugate, determinant = self._space_block(blocks)
-        return adjugate[blocks.index(a - 1), blocks.index(b - 1)] / determinant
+    def _inverse_entry(self, entry):
+        """Symbolic readout of an entry (1-based): ``sum weight * adj(K_n)[r, c] / det(K_n)``."""
+        result = sp.Integer(0)
+        for weight, n, r, c in self.reduction.readouts[_zero_based(entry)]:
+            adjugate, determinant = self._adjugate(n)
+            result += weight * adjugate[r, c] / determinant
+        return result
 
     @property
     def equations(self):
-        """One ``sympy.Eq(g_ab, [(C - eta(G))^{-1}]_ab)`` per unknown (see :meth:`generate`)."""
+        """One ``sympy.Eq(g, readout of (C - eta(G))^{-1})`` per unknown (see :meth:`generate`)."""
         return self.generate()
 
     @property
     def target_formulas(self):
-        """``{(i, j): expression in the unknowns}`` for every target (see :meth:`generate`)."""
+        """``{entry: expression in the unknowns}`` for every target (see :meth:`generate`)."""
         self.generate()
         return self._generated[1]
+
+    def reduction_summary(self):
+        """What the reduction did, in words: replicated blocks, unknowns before and after, block sizes.
+
+        >>> import sympy as sp
+        >>> from pencils import Pencil, GaussianMatrix, ratio
+        >>> z, psi = sp.Symbol("z"), ratio("psi")
+        >>> X = GaussianMatrix("X", 1, psi)
+        >>> DysonSystem(Pencil([[z, X], [X.T, 1]], [1, psi], [z])).reduction_summary()
+        '2 unknowns; reduced blocks of sizes 1, 1'
+        """
+        r = self.reduction
+        sizes = ", ".join(map(str, r.sizes))
+        replicas = self.pencil.replicas
+        if replicas is None:
+            return f"{len(self.unknowns)} unknowns; reduced blocks of sizes {sizes}"
+        full = r.full_unknown_count()
+        return (
+            f"blocks {', '.join(map(str, replicas.blocks))} replicated {replicas.count} times "
+            f"(per copy: {', '.join(replicas.matrices) or 'none'}); {len(self.unknowns)} unknowns instead of "
+            f"{full} in the explicit pencil; reduced blocks of sizes {sizes} "
+            f"({', '.join('[' + ' '.join(labels) + ']' for labels in r.labels)})"
+        )
 
     def subs(self, values):
         """The system with parameters replaced by values or expressions.
@@ -303,13 +333,8 @@ class DysonSystem:
         (Eq(g11, 1/(-g11 + z)),)
         """
         values = substitutions(values, self.pencil.symbols)
-        covariance = tuple(
-            CovarianceTerm(t.out, t.read, t.coefficient.subs(values)) for t in self.covariance
-        )
-        covariance = tuple(t for t in covariance if t.coefficient != 0)
         return DysonSystem(
-            self.pencil,
-            _from=(self.structure, self.targets, self.unknowns, dict(self.symbols), self.C.subs(values), covariance),
+            self.pencil, _from=(self.reduction.subs(values), self.targets, self.unknowns, dict(self.symbols)),
         )
 
     def eliminate(self, target=None):
@@ -390,6 +415,25 @@ class DysonSystem:
             f"DysonSystem({len(self.unknowns)} unknowns {', '.join(map(str, (self.symbols[u] for u in self.unknowns)))}; "
             f"targets {', '.join(map(str, (self.symbols[t] for t in self.targets)))})"
         )
+
+
+def _check_target(target, k):
+    """Validate a 1-based target ``(i, j)``; return it 0-based."""
+    try:
+        i, j = (int(x) for x in target)
+    except (TypeError, ValueError):
+        raise PencilValidationError(f"a target is a pair of block indices (i, j), got {target!r}") from None
+    if not (1 <= i <= k and 1 <= j <= k):
+        raise PencilValidationError(f"target ({i}, {j}) is outside the {k} x {k} pencil")
+    return (i - 1, j - 1)
+
+
+def _one_based(entry):
+    return (entry[0] + 1, entry[1] + 1) + tuple(entry[2:])
+
+
+def _zero_based(entry):
+    return (entry[0] - 1, entry[1] - 1) + tuple(entry[2:])
 
 
 def _is_pair(value):

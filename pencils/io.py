@@ -6,7 +6,13 @@ expression syntax of :mod:`pencils.parsing` (exact decimals, ``+ - * / **``,
 ``sqrt``, ``exp``..., ``I`` or ``j`` for complex numbers, ``pi``, ``E``);
 ``X.T`` is the transpose of ``X``. Nothing in the file is evaluated as Python.
 Every other name is a ratio (a positive symbol) if it appears in a size or a
-shape, and an error otherwise. A variance is real and positive: it may use
+shape, and an error otherwise. An optional ``[replicas]`` table declares
+blocks repeated ``count`` times (:mod:`pencils.replicas`)::
+
+    [replicas]
+    count = "m"              # a parameter declared "positive", or an integer
+    blocks = [2, 3, 4]       # the replicated blocks, numbered from 1
+    matrices = ["Z"]         # drawn afresh for every copy A variance is real and positive: it may use
 the ratios and the parameters, not the matrices.
 
 .. code-block:: toml
@@ -48,11 +54,13 @@ from .exceptions import PencilFormatError, PencilValidationError
 from .matrices import GaussianMatrix, WignerMatrix
 from .parsing import CONSTANTS, FUNCTIONS, names_in, parse_expression
 from .pencil import Pencil
+from .replicas import Replicas
 
 __all__ = ["load", "loads", "save", "dumps"]
 
 DOMAINS = {"complex": {}, "real": {"real": True}, "positive": {"positive": True}}
-KEYS = ("name", "description", "sizes", "spaces", "parameters", "matrices", "blocks")
+KEYS = ("name", "description", "sizes", "spaces", "parameters", "matrices", "blocks", "replicas")
+REPLICA_KEYS = ("count", "blocks", "matrices")
 MATRIX_KEYS = {"gaussian": ("kind", "shape", "variance"), "wigner": ("kind", "size", "variance")}
 
 
@@ -96,6 +104,10 @@ def dumps(pencil):
         cells = "".join((_string(b) + ",").ljust(width) for b in row[:-1]) + _string(row[-1])
         lines.append(f"  [{cells}],")
     lines.append("]")
+    if pencil.replicas is not None:
+        r = pencil.replicas
+        lines += ["", "[replicas]", f"count = {_string(r.count)}", f"blocks = [{', '.join(map(str, r.blocks))}]",
+                  f"matrices = [{', '.join(_string(m) for m in r.matrices)}]"]
     return "\n".join(lines) + "\n"
 
 
@@ -253,6 +265,7 @@ def loads(text):
         for i, row in enumerate(rows)
     ]
     spaces = data.get("spaces")
+    replicas = _replicas(data.get("replicas"), symbols, declared)
     return Pencil(
         blocks,
         sizes,
@@ -260,4 +273,33 @@ def loads(text):
         spaces=None if spaces is None else _texts(spaces, "spaces"),
         name=_text(data.get("name", ""), "name"),
         description=_text(data.get("description", ""), "description"),
+        replicas=replicas,
     )
+
+
+def _replicas(table, symbols, declared):
+    """The ``[replicas]`` table: ``count`` (a positive parameter or an integer), ``blocks``, ``matrices``."""
+    if table is None:
+        return None
+    table = _table(table, "[replicas]")
+    _check_keys(table, REPLICA_KEYS, "[replicas]: ")
+    for key in ("count", "blocks"):
+        if key not in table:
+            raise PencilFormatError(f"[replicas] needs '{key}'")
+    count = _text(table["count"], "[replicas]: count").strip()
+    if count.isdigit():
+        count = sp.Integer(count)
+    elif count in symbols:
+        count = symbols[count]
+    else:
+        raise PencilFormatError(
+            f"[replicas]: count {count!r} is neither a positive integer nor a declared parameter"
+        )
+    blocks = table["blocks"]
+    if not isinstance(blocks, list) or not blocks or not all(isinstance(b, int) and not isinstance(b, bool) for b in blocks):
+        raise PencilFormatError("[replicas]: blocks is a list of block numbers (from 1), e.g. blocks = [2, 3]")
+    matrices = _texts(table.get("matrices", []), "[replicas]: matrices")
+    for name in matrices:
+        if name not in declared:
+            raise PencilFormatError(f"[replicas]: {name} is not a declared matrix")
+    return Replicas(count, blocks, matrices)

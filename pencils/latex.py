@@ -50,8 +50,11 @@ def pencil_latex(pencil, names=None):
 
 def _symbol_names(system, names):
     result = {}
-    for (i, j), symbol in system.symbols.items():
-        if "_" in symbol.name and symbol.name.startswith("g"):
+    for entry, symbol in system.symbols.items():
+        i, j = entry[0], entry[1]
+        if symbol.name.endswith("_o"):  # block j of another copy of the replicated blocks
+            result[symbol] = f"g_{{{i},\\bar{{{j}}}}}" if system.pencil.k >= 10 else f"g_{{{i}\\bar{{{j}}}}}"
+        elif "_" in symbol.name and symbol.name.startswith("g"):
             result[symbol] = f"g_{{{i},{j}}}"
     parameters = {str(s): s for s in system.pencil.symbols}
     for key, latex in (names or {}).items():
@@ -113,6 +116,10 @@ def latex_document(pencil, system=None, names=None, eliminate=False):
         "L = " + pencil_latex(pencil, names),
         "\\]",
         "With $g_{ij} = \\frac{1}{N_i}\\,\\operatorname{E}\\operatorname{tr}[(L^{-1})_{ij}]$, the Dyson system reads",
+    ]
+    if pencil.replicas is not None:
+        parts[-1] = replicas_text(system, names) + " " + parts[-1]
+    parts += [
         "\\[",
         system_latex(system, names),
         "\\]",
@@ -127,6 +134,24 @@ def latex_document(pencil, system=None, names=None, eliminate=False):
         ]
     parts.append("\\end{document}")
     return "\n".join(parts) + "\n"
+
+
+def replicas_text(system, names=None):
+    """A sentence (LaTeX) on the replicated blocks of the pencil and what the reduction did."""
+    r = system.pencil.replicas
+    reduction = system.reduction
+    symbol_names = {s: names[str(s)] for s in system.pencil.symbols if str(s) in (names or {})}
+    count = sp.latex(r.count, symbol_names=symbol_names)
+    full = sp.latex(reduction.full_unknown_count(), symbol_names=symbol_names)
+    matrices = ", ".join(f"${sp.latex(system.pencil.matrices[m])}$" for m in r.matrices) or "none"
+    blocks = ", ".join(map(str, r.blocks))
+    return (
+        f"Blocks {blocks} are repeated ${count}$ times (drawn afresh for every copy: {matrices}); "
+        f"$g_{{i\\bar j}}$ couples block $i$ of one copy with block $j$ of another. Invariance under "
+        f"permutations of the copies leaves {len(system.unknowns)} unknowns instead of ${full}$, and "
+        f"${count}$ enters only as a parameter (reduced blocks of sizes "
+        f"{', '.join(map(str, reduction.sizes))})."
+    )
 
 
 _ESCAPES = {

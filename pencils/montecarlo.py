@@ -30,6 +30,7 @@ from .exceptions import MonteCarloError
 from .values import parse_point
 
 __all__ = [
+    "explicit",
     "monte_carlo", "linearisation_check", "draw", "sample_matrices", "assemble", "block_sizes",
     "MonteCarloResult", "LinearisationResult",
 ]
@@ -144,8 +145,41 @@ class MonteCarloResult:
     samples: dict
 
 
+def explicit(pencil, at, targets):
+    """For a pencil with replicated blocks: the explicit pencil at the count in ``at``, and the targets in it.
+
+    Returns ``(pencil, at, targets)`` unchanged for a pencil without replicas. The
+    count must be a positive integer (given in ``at`` when it is a symbol); a
+    target between two replicated blocks is taken in the first copy.
+    """
+    replicas = pencil.replicas
+    if replicas is None:
+        return pencil, at, targets
+    from .replicas import copy_index
+
+    count = replicas.count
+    if count.is_Symbol:
+        value = _numeric_point(pencil, at)[str(count)]
+        if isinstance(value, complex) or value != int(value) or value < 1:
+            raise MonteCarloError(f"the replica count {count} must be a positive integer to draw matrices, got {value}")
+        copies = int(value)
+        at = {k: v for k, v in (at.items() if isinstance(at, dict) else at) if str(k) != str(count)}
+    else:
+        copies = int(count)
+    index = copy_index(pencil, copies)
+    replicated = replicas.zero_based
+
+    def place(b):
+        return index[(b - 1, 0 if b - 1 in replicated else None)] + 1
+
+    return pencil.expand(copies), at, [(place(i), place(j)) for i, j in targets]
+
+
 def monte_carlo(pencil, at, N=400, seeds=20, targets=((1, 1),), seed=0):
     """Average ``(1/N_i) tr[(L^{-1})_ij]`` over independent draws.
+
+    A pencil with replicated blocks is drawn as its explicit pencil, with the
+    count given in ``at`` (see :func:`explicit`).
 
     Parameters
     ----------
@@ -175,6 +209,8 @@ def monte_carlo(pencil, at, N=400, seeds=20, targets=((1, 1),), seed=0):
     for i, j in targets:
         if not (1 <= i <= pencil.k and 1 <= j <= pencil.k):
             raise MonteCarloError(f"target ({i}, {j}) is outside the {pencil.k} x {pencil.k} pencil")
+    asked = targets
+    pencil, at, targets = explicit(pencil, at, targets)
     numeric = _Numeric(pencil, at, N)
     sizes, o = numeric.sizes, numeric.offsets
     columns = sorted({j for _, j in targets})
@@ -200,6 +236,7 @@ def monte_carlo(pencil, at, N=400, seeds=20, targets=((1, 1),), seed=0):
                 continue
             block = Y[o[i - 1]:o[i], start[j]:start[j] + sizes[j - 1]]
             samples[(i, j)].append(np.trace(block) / sizes[i - 1])
+    samples = {a: samples[t] for a, t in zip(asked, targets)}
     mean = {t: complex(np.mean(v)) for t, v in samples.items()}
     stderr = {t: float(np.std(v, ddof=1) / np.sqrt(len(v))) for t, v in samples.items()}
     if all(abs(m.imag) == 0 for m in mean.values()):
@@ -226,6 +263,8 @@ def linearisation_check(pencil, expression, at, block=(1, 1), N=6, seed=0, toler
     Random matrices are drawn at a small ``N``; ``expression(matrices, point)``
     must return the expected block as a numpy array, given the drawn
     matrices by name (``X.T`` is ``matrices["X"].T``) and the numeric point.
+    A pencil with replicated blocks is checked as its explicit pencil at the
+    count given in ``at`` (per-copy matrix ``Z`` of copy ``c`` is ``Z_c``).
 
     Returns
     -------
@@ -244,11 +283,13 @@ def linearisation_check(pencil, expression, at, block=(1, 1), N=6, seed=0, toler
     >>> linearisation_check(load(path("marchenko_pastur")), resolvent, {"z": 0.3 + 1j, "psi": 1.5}).passed
     True
     """
+    point = _numeric_point(pencil, at)
+    pencil, at, (block,) = explicit(pencil, at, [tuple(block)])
     L, offsets, matrices = draw(pencil, at, N, np.random.default_rng(seed))
     i, j = block
     inverse = np.linalg.inv(L)
     got = inverse[offsets[i - 1]:offsets[i], offsets[j - 1]:offsets[j]]
-    expected = np.asarray(expression(matrices, _numeric_point(pencil, at)))
+    expected = np.asarray(expression(matrices, point))
     if expected.shape != got.shape:
         raise MonteCarloError(f"the expression has shape {expected.shape}, block {block} has {got.shape}")
     error = float(np.max(np.abs(got - expected)) / max(np.max(np.abs(expected)), 1e-300))

@@ -64,6 +64,10 @@ class Pencil:
         one space is an error.
     name, description : str, optional
         Shown in files, LaTeX and the command line.
+    replicas : Replicas, optional
+        Blocks repeated a (symbolic) number of times, with the random
+        matrices drawn afresh for every copy (see :mod:`pencils.replicas`).
+        The pencil then holds the blocks of one copy.
 
     Raises
     ------
@@ -73,7 +77,7 @@ class Pencil:
         blocks of different sizes or declared spaces, an undeclared symbol.
     """
 
-    def __init__(self, blocks, sizes, parameters=(), spaces=None, name="", description=""):
+    def __init__(self, blocks, sizes, parameters=(), spaces=None, name="", description="", replicas=None):
         rows = [list(row) for row in (blocks.tolist() if isinstance(blocks, sp.MatrixBase) else blocks)]
         k = len(rows)
         if k == 0:
@@ -119,6 +123,9 @@ class Pencil:
             )
         )
         self._check_symbols()
+        self.replicas = replicas
+        if replicas is not None:
+            replicas.validate(self)
         from .structure import spaces as _spaces
 
         self.spaces = _spaces(self)
@@ -262,8 +269,23 @@ class Pencil:
         extra = set().union(*(v.free_symbols for v in values.values())) - set(self.symbols)
         return Pencil(
             blocks, sizes, parameters=remaining + sorted(extra, key=str), spaces=self.space_labels,
-            name=self.name, description=self.description,
+            name=self.name, description=self.description, replicas=self._replicas_after(values),
         )
+
+    def _replicas_after(self, values):
+        """The replica declaration once ``values`` are substituted (a count given a value stays a count)."""
+        from .replicas import Replicas
+
+        r = self.replicas
+        if r is None or r.count not in values:
+            return r
+        return Replicas(values[r.count], r.blocks, r.matrices)
+
+    def expand(self, copies):
+        """The explicit pencil with ``copies`` copies of the replicated blocks (:func:`pencils.replicas.expand`)."""
+        from .replicas import expand
+
+        return expand(self, copies)
 
     def text(self):
         """The pencil in the text format of :mod:`pencils.io`."""
@@ -289,6 +311,7 @@ class Pencil:
                 for j in range(self.k)
             )
             and self.space_labels == other.space_labels
+            and self.replicas == other.replicas
         )
 
     __hash__ = None
@@ -296,5 +319,6 @@ class Pencil:
     def __repr__(self):
         return (
             f"Pencil({self.k} x {self.k} blocks, sizes [{', '.join(map(str, self.sizes))}], "
-            f"matrices [{', '.join(self.matrices)}], parameters [{', '.join(map(str, self.parameters))}])"
+            f"matrices [{', '.join(self.matrices)}], parameters [{', '.join(map(str, self.parameters))}]"
+            + (f", {self.replicas!r}" if self.replicas is not None else "") + ")"
         )

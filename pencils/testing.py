@@ -2,7 +2,8 @@
 
 :func:`random_pencil` builds reproducible, well-posed symmetric pencils of any
 size, for property-based tests (theory against Monte Carlo), benchmarks and
-stress tests of the structure and solver code.
+stress tests of the structure and solver code; :func:`random_replicated_pencil`
+declares some of their blocks replicated a symbolic number of times.
 
 Examples
 --------
@@ -26,7 +27,7 @@ import sympy as sp
 from .matrices import GaussianMatrix
 from .pencil import Pencil
 
-__all__ = ["random_pencil"]
+__all__ = ["random_pencil", "random_replicated_pencil"]
 
 #: The dimension ratios a size class can have.
 RATIOS = (sp.Rational(1, 2), sp.Integer(1), sp.Rational(3, 2), sp.Integer(2))
@@ -172,4 +173,57 @@ def random_pencil(k, n_matrices, seed=0, n_classes=None, occurrences=2, off_diag
             f"seed={seed}, n_classes={n_classes}, occurrences={occurrences}, "
             f"off_diagonal_identity={off_diagonal_identity}))"
         ),
+    )
+
+
+def random_replicated_pencil(k, n_matrices, n_replicated, seed=0, **options):
+    """A :func:`random_pencil` with ``n_replicated`` of its blocks repeated ``m`` times (``m`` a symbol).
+
+    Each matrix whose every occurrence touches a replicated block is drawn
+    afresh for every copy with probability 1/2 (the others are shared). The
+    explicit pencil for any number of copies is complex symmetric with
+    ``Im L = Im(z) diag(a_i)``, so it is well posed for ``Im z > 0``.
+
+    Parameters
+    ----------
+    k, n_matrices, seed, **options
+        As for :func:`random_pencil`.
+    n_replicated : int
+        Number of replicated blocks, between 1 and ``k - 1``.
+
+    Returns
+    -------
+    Pencil
+        With ``parameters == (z, m)`` and :class:`~pencils.replicas.Replicas`.
+
+    Examples
+    --------
+    >>> from pencils.testing import random_replicated_pencil
+    >>> L = random_replicated_pencil(4, 2, 2, seed=1)
+    >>> L.replicas
+    Replicas(m copies of blocks [1, 2], per copy: X2)
+    >>> L.expand(3).k
+    8
+    """
+    from .replicas import Replicas
+
+    k, n_replicated = int(k), int(n_replicated)
+    if not 1 <= n_replicated < k:
+        raise ValueError(f"n_replicated must be between 1 and k - 1 = {k - 1}, got {n_replicated}")
+    base = random_pencil(k, n_matrices, seed=seed, **options)
+    rng = random.Random(operator.index(seed) + 7919)
+    replicated = set(rng.sample(range(k), n_replicated))
+    places = {}
+    for (i, j), terms in base.terms.items():
+        for term in terms:
+            if term.matrix is not None:
+                places.setdefault(term.matrix.base.name, []).append((i, j))
+    per_copy = [name for name, where in sorted(places.items())
+                if all(i in replicated or j in replicated for i, j in where) and rng.random() < 0.5]
+    m = sp.Symbol("m", positive=True)
+    return Pencil(
+        base.blocks, base.sizes, parameters=[*base.parameters, m],
+        name=f"{base.name}-replicated{n_replicated}",
+        description=f"{base.description} with blocks {sorted(b + 1 for b in replicated)} replicated m times",
+        replicas=Replicas(m, [b + 1 for b in replicated], per_copy),
     )

@@ -9,9 +9,9 @@ from derivations.dsm.pencils import dsm_pencil, expression, pencil_path, product
 from pencils import DysonSystem, dumps, load, solve
 from pencils.montecarlo import linearisation_check, monte_carlo
 
-CASES = [(1, False), (1, True), (math.inf, False), (math.inf, True)]
+CASES = [(1, False), (1, True), (math.inf, False), (math.inf, True), ("m", False), ("m", True)]
 POINT = dict(lam=0.5, zeta=0.3, a=0.8, h=0.36, mu1=0.6, mus=0.5, kappa=0.7, psi_n=1.5, psi_p=0.75,
-             psi_d=0.5, psi_perp=0.5)
+             psi_d=0.5, psi_perp=0.5, m=3)
 
 
 def at(pencil, **changes):
@@ -76,7 +76,7 @@ def test_lambda_derivative_equals_product_of_resolvents(m):
 
 @pytest.mark.parametrize("m", [0, 2.5, -1])
 def test_rejects_bad_m(m):
-    with pytest.raises(ValueError, match="m is a positive integer or inf"):
+    with pytest.raises(ValueError, match="m is a positive integer"):
         dsm_pencil(m)
 
 
@@ -97,3 +97,36 @@ def test_finite_m_monte_carlo():
     mc = monte_carlo(L, point, N=150, seeds=6, targets=blocks)
     for block in blocks:
         assert abs(float(theory[block]) - mc.mean[block]) < 4 * mc.stderr[block] + 3 / 150, block
+
+
+@pytest.mark.parametrize("m, structured", [(2, False), (3, False), (2, True)])
+def test_replicated_pencil_equals_the_explicit_pencil(m, structured):
+    # one pencil for every m (m a parameter, reduced by the permutation symmetry of the noise
+    # samples) against the (3m + 5)-block explicit pencil solved without any reduction
+    replicated = DysonSystem(dsm_pencil("m", structured), target=list(targets("m", structured).values()))
+    explicit = DysonSystem(dsm_pencil(m, structured), target=list(targets(m, structured).values()))
+    point = at(replicated.pencil, m=m)
+    first = solve(replicated, point, dps=40)
+    second = solve(explicit, {k: v for k, v in point.items() if k != "m"}, dps=40)
+    for a, b in zip(replicated.targets, explicit.targets):
+        assert abs(first[a] - second[b]) < mpmath.mpf(10) ** -37 * max(1, abs(second[b]))
+
+
+def test_replicated_pencil_at_m_1_equals_the_one_sample_pencil():
+    # at m = 1 the split Omega = sqrt(kappa) Omega_0 + sqrt(1 - kappa) Omega_1 has the law of one Omega
+    replicated = DysonSystem(dsm_pencil("m"), target=list(targets("m").values()))
+    single = DysonSystem(dsm_pencil(1), target=list(targets(1).values()))
+    first = solve(replicated, at(replicated.pencil, m=1), dps=40)
+    second = solve(single, at(single.pencil), dps=40)
+    for a, b in zip(replicated.targets, single.targets):
+        assert abs(first[a] - second[b]) < mpmath.mpf(10) ** -37 * max(1, abs(second[b]))
+
+
+def test_replicated_monte_carlo():
+    L = dsm_pencil("m")
+    point = at(L, zeta=0, m=3)
+    blocks = list(targets("m").values())
+    theory = solve(DysonSystem(L, target=blocks), point, dps=20)
+    mc = monte_carlo(L, point, N=120, seeds=6, targets=blocks)
+    for block in blocks:
+        assert abs(float(theory[block]) - mc.mean[block]) < 4 * mc.stderr[block] + 3 / 120, block

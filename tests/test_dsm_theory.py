@@ -190,3 +190,15 @@ def test_certified_records_at_two_precisions_overlap_at_a_tiny_ridge():
         digits = min(low[f"{name}_digits"], high[f"{name}_digits"])
         assert digits >= 10, (name, low, high)
         assert _agree_within_certificate(low[name], high[name], digits), (name, low[name], high[name])
+
+
+def test_large_m_approaches_m_infinity_at_rate_one_over_m():
+    # the m = inf pencil is a different pencil (no noise samples at all): m (E_m - E_inf) must settle
+    # to a constant, the first-order coefficient of the 1/m expansion, as m grows
+    point = dict(psi_n=2, psi_p=1, lam="1e-3")
+    limit = Theory(m="inf", t="0.1", dps=30).at(**point)
+    scaled = {m: Theory(m=m, t="0.1", dps=30).at(**point) for m in (10**5, 10**6)}
+    for key in ("train_error", "test_error"):
+        a, b = ((scaled[m][key] - limit[key]) * m for m in (10**5, 10**6))
+        assert abs(a) > 0.1 and abs(a - b) < 1e-4 * abs(a), key
+    assert all(record["test_error_digits"] >= 28 for record in scaled.values())

@@ -25,7 +25,7 @@ from pencils.values import to_mpmath
 
 from .activations import ActivationError
 from .equivalence import EquivalenceError
-from .pencils import dsm_pencil, targets
+from .pencils import COPIES, REPLICATED, dsm_pencil, targets
 from .theory import DSMError, Theory, parse_m
 
 __all__ = ["curve", "figure", "equations", "validate", "parse_grid", "m_option", "FIGURE_DEFAULTS", "ERRORS"]
@@ -308,18 +308,29 @@ def figure(argv):
 
 
 def equations(argv):
-    """``pencils equations dsm --m 1 [--psi-d 0.5] [--latex] [--json]``: the systems the model solves."""
+    """``pencils equations dsm --m 1|inf|m|N [--structured] [--latex] [--json]``: the systems the model solves."""
     p = ArgumentParser(prog="pencils equations dsm")
-    p.add_argument("--m", type=m_option, default=1, help="a positive integer or inf (default 1)")
+    p.add_argument("--m", type=_equations_m, default=1,
+                   help="noise samples per data point: 1, inf, m (the system for symbolic m, the one every "
+                        "m >= 2 solves) or an integer >= 2 (that system at this m); default 1")
     p.add_argument("--structured", action="store_true", help="data on a subspace (psi_d < 1)")
-    p.add_argument("--latex", action="store_true")
-    p.add_argument("--standalone", action="store_true")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--latex", action="store_true", help="print the equations as LaTeX (amsmath aligned)")
+    p.add_argument("--standalone", action="store_true", help="with --latex: a whole LaTeX document")
+    p.add_argument("--json", action="store_true", help="print the pencil, the reduction and the equations as JSON")
     args = p.parse_args(argv)
     m = args.m
-    show_system(dsm_pencil(m, args.structured), list(targets(m, args.structured).values()), latex=args.latex,
+    kind = m if m in (1, math.inf) else REPLICATED
+    pencil = dsm_pencil(kind, args.structured)
+    if kind == REPLICATED and m != REPLICATED:
+        pencil = pencil.subs({COPIES: m})
+    show_system(pencil, list(targets(kind, args.structured).values()), latex=args.latex,
                 standalone=args.standalone, as_json=args.json, latex_names=LATEX_NAMES)
     return 0
+
+
+def _equations_m(text):
+    """``--m`` of ``equations``: as :func:`m_option`, or ``m`` for the replicated pencil with symbolic m."""
+    return REPLICATED if str(text).strip() == REPLICATED else m_option(text)
 
 
 def validate(argv):

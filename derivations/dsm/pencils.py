@@ -42,7 +42,8 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from pencils import GaussianMatrix, Pencil, ratio
+from pencils import GaussianMatrix, Pencil, Replicas, ratio
+from pencils.replicas import copy_index
 
 __all__ = [
     "SYMBOLS", "dsm_pencil", "product_pencil", "subspaces", "blocks_of", "expression", "pencil_path",
@@ -54,8 +55,10 @@ lam = sp.Symbol("lam", real=True)  # lam >= 0 is checked by the model (lam = 0 a
 zeta = sp.Symbol("zeta", real=True)
 a, h, mus, kappa = sp.symbols("a h mus kappa", positive=True)
 mu1 = sp.Symbol("mu1", real=True)
+COPIES = sp.Symbol("m", positive=True)  # the number of noise samples per data point, as a parameter
+REPLICATED = "m"  # dsm_pencil(REPLICATED): the pencil whose noise-sample blocks are repeated COPIES times
 
-SYMBOLS = {s.name: s for s in (psi_n, psi_p, psi_d, psi_perp, lam, zeta, a, h, mus, kappa, mu1)}
+SYMBOLS = {s.name: s for s in (psi_n, psi_p, psi_d, psi_perp, lam, zeta, a, h, mus, kappa, mu1, COPIES)}
 
 
 def subspaces(structured):
@@ -79,64 +82,57 @@ class _Blocks:
     def add(self, row, col, term):
         self.entries[(row, col)] = self.entries.get((row, col), 0) + term
 
-    def pencil(self, parameters, name, description):
+    def pencil(self, parameters, name, description, replicas=None):
         k = len(self.names)
         index = {n: i for i, n in enumerate(self.names)}
         blocks = [[sp.Integer(0)] * k for _ in range(k)]
         for (r, c), term in self.entries.items():
             blocks[index[r]][index[c]] += term
-        return Pencil(blocks, self.sizes, parameters, name=name, description=description)
+        return Pencil(blocks, self.sizes, parameters, name=name, description=description, replicas=replicas)
 
 
 def _matrices(structured, m=1):
-    """The random matrices: ``W_s``, the noises ``Z_s`` (one per noise sample ``j`` when ``m > 1``),
-    ``X``, and the residuals ``Omega`` (for ``m > 1``: a shared ``Omega_0`` and one ``Omega_j`` per
-    noise sample, mixed as ``sqrt(kappa) Omega_0 + sqrt(1 - kappa) Omega_j``)."""
+    """The random matrices: ``W_s``, the noise ``Z_s``, ``X``, and the residual ``Omega`` (for
+    replicated noise samples, ``m = "m"``: ``sqrt(kappa) Omega_0 + sqrt(1 - kappa) Omega``, with
+    ``Omega_0`` shared and ``Omega``, ``Z_s`` drawn afresh for every noise sample)."""
     parts = subspaces(structured)
     W = {s: GaussianMatrix(f"W_{s}", psi_p, r) for s, r, _, _ in parts}
-    samples = _samples(m)
-    Z = {s: [GaussianMatrix(f"Z_{s}{j}", r, psi_n) for j in samples] for s, r, _, _ in parts}
+    Z = {s: GaussianMatrix(f"Z_{s}", r, psi_n) for s, r, _, _ in parts}
     data = next(s for s, _, _, holds in parts if holds)
     X = GaussianMatrix("X", dict((s, r) for s, r, _, _ in parts)[data], psi_n)
-    if m == 1:
-        Omega = [GaussianMatrix("Omega", psi_p, psi_n)]
-    elif m == np.inf:
-        Omega = GaussianMatrix("Omega", psi_p, psi_n)
-    else:
-        shared = GaussianMatrix("Omega_0", psi_p, psi_n)
-        Omega = [sp.sqrt(kappa) * shared + sp.sqrt(1 - kappa) * GaussianMatrix(f"Omega{j}", psi_p, psi_n)
-                 for j in samples]
+    Omega = GaussianMatrix("Omega", psi_p, psi_n)
+    if m == REPLICATED:
+        Omega = sp.sqrt(kappa) * GaussianMatrix("Omega_0", psi_p, psi_n) + sp.sqrt(1 - kappa) * Omega
     return parts, W, Z, X, Omega
 
 
-def _samples(m):
-    """Suffixes of the noise samples: ``[""]`` for m = 1 (and m = inf), ``["_1", ..., "_m"]`` otherwise."""
-    return [""] if m == 1 or m == np.inf else [f"_{j}" for j in range(1, m + 1)]
-
-
 def _resolvent_blocks(m, structured, suffix=""):
-    """The blocks whose Schur complement on block ``p`` is ``U + lam - zeta Phi_0``."""
+    """The blocks whose Schur complement on block ``p`` is ``U + lam - zeta Phi_0``.
+
+    ``m`` is 1, ``inf`` or ``"m"`` (one noise sample of the replicated pencil, whose count is
+    the symbol ``m``: the sample's blocks ``n``, ``d_s``, ``d2_s`` are the replicated ones).
+    """
     parts, W, Z, X, Omega = _matrices(structured, m)
     b = _Blocks()
     p = "p" + suffix
     if m != np.inf:
+        count = COPIES if m == REPLICATED else 1
+        n = f"n{suffix}"
         b.block(p, psi_p, lam)
-        for j, sample in enumerate(_samples(m)):
-            n = f"n{sample}{suffix}"
-            for s, r, sigma, holds in parts:
-                # p -> d_s -> n -> d2_s -> p : mu1 W_s Y_s (mu1 W_s Y_s)^T / (psi_n m)
-                Y = (a * X if holds else 0) + sp.sqrt(h) * Z[s][j]
-                Yt = (a * X.T if holds else 0) + sp.sqrt(h) * Z[s][j].T
-                b.block(f"d_{s}{sample}{suffix}", r)
-                b.add(p, f"d_{s}{sample}{suffix}", mu1 * W[s])
-                b.add(f"d_{s}{sample}{suffix}", n, -Y)
-                b.add(n, f"d2_{s}{sample}{suffix}", -Yt)
-                b.add(f"d2_{s}{sample}{suffix}", p, -(mu1 / (psi_n * m)) * W[s].T)
-            b.block(n, psi_n)
-            for s, r, _, _ in parts:
-                b.block(f"d2_{s}{sample}{suffix}", r)
-            b.add(p, n, mus * Omega[j])
-            b.add(n, p, -(mus / (psi_n * m)) * _transpose(Omega[j]))
+        for s, r, sigma, holds in parts:
+            # p -> d_s -> n -> d2_s -> p : mu1 W_s Y_s (mu1 W_s Y_s)^T / (psi_n m)
+            Y = (a * X if holds else 0) + sp.sqrt(h) * Z[s]
+            Yt = (a * X.T if holds else 0) + sp.sqrt(h) * Z[s].T
+            b.block(f"d_{s}{suffix}", r)
+            b.add(p, f"d_{s}{suffix}", mu1 * W[s])
+            b.add(f"d_{s}{suffix}", n, -Y)
+            b.add(n, f"d2_{s}{suffix}", -Yt)
+            b.add(f"d2_{s}{suffix}", p, -(mu1 / (psi_n * count)) * W[s].T)
+        b.block(n, psi_n)
+        for s, r, _, _ in parts:
+            b.block(f"d2_{s}{suffix}", r)
+        b.add(p, n, mus * Omega)
+        b.add(n, p, -(mus / (psi_n * count)) * _transpose(Omega))
         for s, r, sigma, _ in parts:  # source -zeta W_s Sigma_s W_s^T
             b.block(f"v_{s}{suffix}", r)
             b.add(p, f"v_{s}{suffix}", W[s])
@@ -170,15 +166,22 @@ def _transpose(expr):
 
 def _parameters(m):
     common = [lam, zeta, a, h, mu1, mus]
-    return common + ([kappa] if m != 1 else [])
+    return common + ([kappa] if m != 1 else []) + ([COPIES] if m == REPLICATED else [])
 
 
 def dsm_pencil(m, structured=False):
-    """The pencil of the DSM model for ``m = 1`` or ``m = inf`` noise samples per data point.
+    """The pencil of the DSM model for ``m`` noise samples per data point.
 
     Parameters
     ----------
-    m : 1 or math.inf
+    m : 1, math.inf, ``"m"`` or an integer >= 2
+        ``"m"``: the replicated pencil, one noise sample's blocks (``n``,
+        ``d_s``, ``d2_s``) repeated ``m`` times with ``m`` a symbol (a
+        parameter of the pencil); its Dyson system has the same size for
+        every ``m`` (:mod:`pencils.reduction`). An integer ``m >= 2``: that
+        pencil expanded to ``m`` explicit copies (``3m + 5`` blocks for
+        isotropic data), for checks. ``1``: the pencil of one sample (no
+        ``kappa``).
     structured : bool
         Data on a subspace of ratio ``psi_d`` (then ``psi_perp = 1 - psi_d``
         is a second ratio) instead of isotropic data.
@@ -186,34 +189,51 @@ def dsm_pencil(m, structured=False):
     Returns
     -------
     pencils.Pencil
-        Its targets are given by :func:`targets`.
+        Its targets are given by :func:`targets`; ``block_names`` names its blocks.
     """
-    if m != np.inf and (int(m) != m or m < 1):
-        raise ValueError(f"m is a positive integer or inf, got m = {m}")
-    m = m if m == np.inf else int(m)
+    if m == REPLICATED or str(m) == str(COPIES):
+        m = REPLICATED
+    elif m != np.inf and (int(m) != m or m < 1):
+        raise ValueError(f"m is a positive integer, inf or 'm', got m = {m}")
+    else:
+        m = m if m == np.inf else int(m)
+    if m not in (1, np.inf, REPLICATED):
+        template = dsm_pencil(REPLICATED, structured)
+        L = template.expand(m)
+        index = copy_index(template, m)
+        names = {i: template.block_names[t] + ("" if c is None else f"_{c + 1}") for (t, c), i in index.items()}
+        L.block_names = tuple(names[i] for i in range(L.k))
+        return L
     parts, W, Z, X, Omega = _matrices(structured, m)
-    b = _resolvent_blocks(m, structured)
+    b = _Blocks()
+    names = _resolvent_blocks(m, structured)
+    b.names, b.sizes, b.entries = names.names, names.sizes, names.entries
     for s, r, _, _ in parts:
         b.block(f"e_{s}", r)
         b.block(f"f_{s}", r)
         if m != np.inf:
             b.block(f"w_{s}", r)
-            for j, sample in enumerate(_samples(m)):
-                b.add(f"e_{s}", f"n{sample}", -Z[s][j])
-                b.add(f"n{sample}", f"f_{s}", -Z[s][j].T)
+            b.add(f"e_{s}", "n", -Z[s])
+            b.add("n", f"f_{s}", -Z[s].T)
             b.add("p", f"w_{s}", -W[s])
         else:
             b.add(f"e_{s}", "p", -W[s].T)
             b.add("p", f"f_{s}", -W[s])
     kind = "low-dimensional" if structured else "isotropic"
-    mname = "inf" if m == np.inf else str(m)
+    mname = {1: "1", np.inf: "inf", REPLICATED: "m"}[m]
     description = (
         f"DSM random features, m = {mname}, {kind} data: block p of the inverse is "
         "R = (U + lam - zeta W Sigma_t W^T)^{-1}; entry/exit blocks e_s, f_s, w_s give the traces "
         "of the train and test errors (see derivations/dsm/pencils.py)."
     )
+    replicas = None
+    if m == REPLICATED:
+        index = {name: i + 1 for i, name in enumerate(b.names)}
+        sample = ["n"] + [f"{kind}_{s}" for kind in ("d", "d2") for s, _, _, _ in parts]
+        replicas = Replicas(COPIES, blocks=[index[name] for name in sample],
+                            matrices=["Omega"] + [f"Z_{s}" for s, _, _, _ in parts])
     L = b.pencil(_parameters(m), name=f"dsm-m{mname}-{'structured' if structured else 'isotropic'}",
-                 description=description)
+                 description=description, replicas=replicas)
     L.block_names = tuple(b.names)
     return L
 
@@ -272,8 +292,8 @@ def product_pencil(m, middle="identity"):
     b.entries.update(second.entries)
     b.block("f", 1)
     if m == 1:
-        b.add("e", "n_1", -Z[s][0])
-        b.add("n_2", "f", -Z[s][0].T)
+        b.add("e", "n_1", -Z[s])
+        b.add("n_2", "f", -Z[s].T)
     else:
         b.add("e", "p_1", -W[s].T)
         b.add("p_2", "f", -W[s])
@@ -285,7 +305,7 @@ def product_pencil(m, middle="identity"):
 
 
 def pencil_path(m, structured=False):
-    """Where the text file of :func:`dsm_pencil` lives (``derivations/dsm/*.pencil``)."""
+    """Where the text file of :func:`dsm_pencil` lives (``derivations/dsm/*.pencil``; ``m`` is 1, inf or ``"m"``)."""
     return Path(__file__).with_name(f"m{'inf' if m == np.inf else m}_{'structured' if structured else 'isotropic'}.pencil")
 
 
@@ -293,9 +313,11 @@ def expression(m, structured, kind, subspace, matrices, point):
     """The matrix block ``(e_s, f_s)`` or ``(e_s, w_s)`` stands for, computed directly (numpy).
 
     Used by the linearisation check: ``matrices`` maps names to the drawn
-    arrays, ``point`` holds the parameters.
+    arrays, ``point`` holds the parameters (and the count ``m`` for ``m = "m"``).
     """
     q = point
+    if m == REPLICATED:
+        m = int(q["m"])
     parts = subspaces(structured)
     Ws = {s: matrices[f"W_{s}"] for s, _, _, _ in parts}
     X = matrices["X"]
@@ -309,7 +331,7 @@ def expression(m, structured, kind, subspace, matrices, point):
         U = U + q["mus"] ** 2 * (1 - q["kappa"]) * np.eye(p)
         R = np.linalg.inv(U + q["lam"] * np.eye(p) - q["zeta"] * Phi0)
         return Ws[subspace].T @ R @ Ws[subspace]
-    samples = _samples(m)
+    samples = [""] if m == 1 else [f"_{j}" for j in range(1, m + 1)]  # the names of expand()
     if m == 1:
         Omegas = [matrices["Omega"]]
     else:

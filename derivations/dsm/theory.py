@@ -49,7 +49,7 @@ from pencils.sweep import sweep
 from pencils.values import to_mpmath
 
 from .equivalence import gaussian_equivalence
-from .pencils import dsm_pencil, pencil_path, subspaces, targets
+from .pencils import REPLICATED, pencil_path, subspaces, targets
 
 __all__ = ["Theory", "DSMError", "parse_m"]
 
@@ -103,9 +103,11 @@ class Theory:
     Parameters
     ----------
     m : int or "inf"
-        Noise samples per data point. The pencils of m = 1 and m = inf are
-        read from their text files; other m are built by
-        :func:`derivations.dsm.pencils.dsm_pencil` (``3m + 5`` blocks, isotropic).
+        Noise samples per data point. Every m >= 2 uses one pencil, whose
+        noise-sample blocks are replicated ``m`` times with ``m`` a parameter
+        (``derivations/dsm/mm_*.pencil``): its Dyson system has the same size
+        for every m (10 unknowns for isotropic data), so m = 10^6 costs what
+        m = 2 does. m = 1 and m = inf have their own pencils.
     t : number or str
         Diffusion time, ``t > 0``.
     activation : str or callable
@@ -127,9 +129,10 @@ class Theory:
         self.activation = self.constants.activation
         self.t, self.psi_d = t, psi_d
         self.structured = self.constants.psi_d != 1
-        path = pencil_path(self.m, self.structured)
-        self.pencil = load(path) if path.exists() else dsm_pencil(self.m, self.structured)
-        self.targets = targets(self.m, self.structured)
+        # one pencil for every m >= 2: the noise samples' blocks replicated m times, m a parameter
+        kind = self.m if self.m in (1, math.inf) else REPLICATED
+        self.pencil = load(pencil_path(kind, self.structured))
+        self.targets = targets(kind, self.structured)
         self.system = DysonSystem(self.pencil, target=list(self.targets.values()))
         if self.m == math.inf and self.constants.degenerate:
             raise DSMError("the activation is linear (mu_*^2 = 0): the m = inf model has no implicit ridge")
@@ -140,6 +143,8 @@ class Theory:
         fixed = {"a": c.a_t, "h": c.h_t, "mu1": c.mu1, "mus": c.mu_star, "zeta": 0}
         if self.m != 1:
             fixed["kappa"] = c.kappa
+        if self.m not in (1, math.inf):
+            fixed["m"] = self.m
         if self.structured:
             fixed["psi_d"] = c.psi_d
             fixed["psi_perp"] = 1 - c.psi_d

@@ -95,7 +95,7 @@ def _newton_step(compiled, values, u_mid, point):
         inv_mid = compiled.inverses(compiled.matrices(values, u_mid), point, None)
     except Exception:  # a ball matrix that may be singular
         return "C - eta(G) is not provably invertible at the solution"
-    F = acb_mat([[f] for f in compiled.residual(u_mid, inv_mid)])
+    F = acb_mat([[f] for f in compiled.residual(values, u_mid, inv_mid)])
     J_mid = compiled.jacobian(values, inv_mid)
     try:
         Y = acb_mat([[x.mid() for x in row] for row in acb_mat(J_mid).mid().inv().tolist()])
@@ -188,7 +188,7 @@ def certify(compiled, exact_point, u, point, dps, bits=None):
             inverses = compiled.inverses(compiled.matrices(values, K), point, None)
         except Exception:
             return Certificate(False, "C - eta(G) is not provably invertible on the certified box", bits=bits)
-        targets = dict(zip(compiled.system.targets, compiled.targets_of(inverses, zero=acb(0))))
+        targets = dict(zip(compiled.system.targets, compiled.targets_of(values, inverses, zero=acb(0))))
         proven = ["unique root of the reduced system in the box (Krawczyk)"]
         proven += _stieltjes(compiled, values, K, inverses, point)
         return Certificate(True, "", K, targets, info, tuple(proven), bits)
@@ -252,8 +252,8 @@ def certify_taylor(compiled, exact_point, K, names, order, point, bits):
         for name, (us, invs) in zip(names, compiled.series(values, directions, K, point)):
             result = {entry: [us[k][n] for k in range(order + 1)]
                       for n, entry in enumerate(compiled.system.unknowns)}
-            for entry, where in zip(compiled.system.targets, compiled.targets):
-                result[entry] = [acb(0) if where is None else invs[k][where[0][0]][where[0][1]][where[1]]
-                                 for k in range(order + 1)]
+            by_order = [compiled.targets_of(values, invs[k], zero=acb(0)) for k in range(order + 1)]
+            for n, entry in enumerate(compiled.system.targets):
+                result[entry] = [by_order[k][n] for k in range(order + 1)]
             results[name] = result
         return results

@@ -1,10 +1,11 @@
 """The compiled (numerical) form of a Dyson system.
 
-The reduced system ``g_u = [(C - eta(G))^{-1}]_u`` is compiled once: the
-scalar coefficients (identity part ``C`` and covariance coefficients) are
-lambdified into mpmath with exact rationals kept, into float64 for path
-tracking, and into ball arithmetic (:mod:`pencils.balls`) for certificates.
-The inverse is taken numerically, space by space. Every method works with any
+The reduced system ``g = P[K(g)^{-1}]`` (:mod:`pencils.reduction`: reduced
+blocks ``K_n`` affine in the unknowns, readouts ``P``) is compiled once: the
+scalar coefficients (constant parts, covariance coefficients and readout
+weights) are lambdified into mpmath with exact rationals kept, into float64
+for path tracking, and into ball arithmetic (:mod:`pencils.balls`) for
+certificates. The inverses are taken numerically, block by block. Every method works with any
 number type: Python floats, mpmath numbers or python-flint balls.
 
 Entries of ``E[L^{-1}]`` that are zero by structure (across spaces, or outside
@@ -18,7 +19,7 @@ import sympy as sp
 
 from .. import linalg
 from ..balls import ball_function
-from ..exceptions import SingularPointError
+from ..exceptions import DomainError, SingularPointError
 
 __all__ = ["compile_system", "CompiledSystem", "as_float"]
 
@@ -43,29 +44,32 @@ class CompiledSystem:
     def __init__(self, system):
         self.system = system
         self.symbols = system.parameters
-        structure = system.structure
-        unknowns = [(a - 1, b - 1) for a, b in system.unknowns]
-        pattern = structure._pattern
-        targets = [(a - 1, b - 1) for a, b in system.targets]
-        space_ids = sorted({structure.space_of[a] for a, _ in unknowns + [t for t in targets if t in pattern]})
-        self.spaces = [structure._spaces[s] for s in space_ids]
-        self.where = {b: (n, blocks.index(b)) for n, blocks in enumerate(self.spaces) for b in blocks}
-        self.unknowns = [(self.where[a], self.where[b][1]) for a, b in unknowns]
-        # a target outside the pattern (e.g. two blocks of different spaces) is an exact zero: None
-        self.targets = [(self.where[a], self.where[b][1]) if (a, b) in pattern else None for a, b in targets]
-        index = {u: n for n, u in enumerate(unknowns)}
-        self.constants = []
-        expressions = []
-        for i, j in ((i, j) for i in self.where for j in self.where):
-            entry = system.C[i, j]
-            if (entry != 0 or i == j) and self.where[i][0] == self.where[j][0]:
-                self.constants.append((self.where[i][0], self.where[i][1], self.where[j][1]))
-                expressions.append(entry)
-        self.terms = []
-        for t in system.covariance:
-            (s, r), c = self.where[t.out[0]], self.where[t.out[1]][1]
-            self.terms.append((s, r, c, index[t.read]))
-            expressions.append(t.coefficient)
+        reduction = system.reduction
+        self.sizes = reduction.sizes
+        self.constants = [(n, r, c) for n, r, c, _ in reduction.constants]
+        expressions = [v for *_, v in reduction.constants]
+        self.terms = [(n, r, c, u) for n, r, c, u, _ in reduction.terms]
+        expressions += [v for *_, v in reduction.terms]
+        weights = {}  # weight expression -> index in the coefficient values (weights other than 1)
+
+        def compiled_readout(entry):
+            readout = []
+            for w, n, r, c in reduction.readouts[entry]:
+                if w == 1:
+                    readout.append((None, n, r, c))
+                else:
+                    if w not in weights:
+                        weights[w] = len(expressions)
+                        expressions.append(w)
+                    readout.append((weights[w], n, r, c))
+            return tuple(readout)
+
+        # a readout is ((weight index or None for 1, block, row, column), ...); () is a structural zero
+        self.unknowns = [compiled_readout(u) for u in reduction.unknowns]
+        self.targets = [compiled_readout(tuple(t)) for t in reduction.targets]
+        self.weights = sorted(weights.values())
+        # the unknowns that are diagonal entries of G (Im g has the sign of a Stieltjes transform)
+        self.diagonal_unknowns = [n for n, u in enumerate(reduction.unknowns) if u[0] == u[1] and len(u) == 2]
         self.expressions = expressions
         self.diagonal = [n for n, (_, r, c) in enumerate(self.constants) if r == c]
         self.symmetric = _is_symmetric(system.pencil)
@@ -97,14 +101,14 @@ class CompiledSystem:
     # -- the block-diagonal matrix M = C - scale * eta(G), space by space ----------------------
     def constant(self, values):
         """``C`` space by space, at coefficient values ``values``."""
-        Cs = [linalg.zeros(len(blocks)) for blocks in self.spaces]
+        Cs = [linalg.zeros(n) for n in self.sizes]
         for (s, r, c), v in zip(self.constants, values):
             Cs[s][r][c] += v
         return Cs
 
     def eta(self, values, u):
         """``eta(G)`` space by space, at coefficient values ``values`` and unknowns ``u``."""
-        etas = [linalg.zeros(len(blocks)) for blocks in self.spaces]
+        etas = [linalg.zeros(n) for n in self.sizes]
         for (s, r, c, k), v in zip(self.terms, values[len(self.constants):]):
             etas[s][r][c] += v * u[k]
         return etas
@@ -126,18 +130,34 @@ class CompiledSystem:
         except ZeroDivisionError:
             raise SingularPointError("C - eta(G) is singular", point=point, iterate=u) from None
 
-    def residual(self, u, inverses):
-        return [u[n] - inverses[s][r][c] for n, ((s, r), c) in enumerate(self.unknowns)]
+    @staticmethod
+    def read(values, inverses, readout, zero=0):
+        """An entry of ``G`` from the inverses of the reduced blocks: ``sum weight * K_n^{-1}[r, c]``."""
+        total = zero
+        for w, n, r, c in readout:
+            x = inverses[n][r][c]
+            total = total + (x if w is None else values[w] * x)
+        return total
+
+    def residual(self, values, u, inverses):
+        """``F(u) = u - P[M(u)^{-1}]``, ``P`` the readouts of the unknowns."""
+        return [x - self.read(values, inverses, readout) for x, readout in zip(u, self.unknowns)]
+
+    def start(self, values, inverses):
+        """The unknowns read off the inverses (the start of the coupling homotopy)."""
+        return [self.read(values, inverses, readout) for readout in self.unknowns]
 
     def jacobian(self, values, inverses, scale=1):
         """``dF/du`` with ``F(u) = u - P[M(u)^{-1}]``."""
         J = linalg.identity(len(self.unknowns))
         nc = len(self.constants)
-        for row, ((s, a), b) in enumerate(self.unknowns):
-            inv = inverses[s]
-            for (ts, r, c, k), v in zip(self.terms, values[nc:]):
-                if ts == s:
-                    J[row][k] -= scale * v * inv[a][r] * inv[c][b]
+        for row, readout in enumerate(self.unknowns):
+            for w, s, a, b in readout:
+                inv = inverses[s]
+                weight = scale if w is None else scale * values[w]
+                for (ts, r, c, k), v in zip(self.terms, values[nc:]):
+                    if ts == s:
+                        J[row][k] -= weight * v * inv[a][r] * inv[c][b]
         return J
 
     def series(self, values, directions, u, point):
@@ -153,6 +173,11 @@ class CompiledSystem:
         inv0 = self.inverses(self.matrices(values, u), point, u)
         J = self.jacobian(values, inv0)
         order = max((len(d) for d in directions), default=0)
+        if any(not _exactly_zero(d[k][w]) for d in directions for k in range(len(d)) for w in self.weights):
+            raise DomainError(
+                "the readouts of this system (replicated blocks) depend on that parameter, the replica "
+                "count: derivatives in it are not available"
+            )
         states = [([list(u)], [None], [inv0]) for _ in directions]
         for k in range(1, order + 1):
             pending = []
@@ -160,12 +185,12 @@ class CompiledSystem:
                 K = self.constant(coefficients[k - 1])
                 for j in range(1, k + 1):
                     K = [linalg.sub(a, b) for a, b in zip(K, self.eta(coefficients[j - 1], us[k - j]))]
-                lower = [linalg.zeros(len(b)) for b in self.spaces]
+                lower = [linalg.zeros(n) for n in self.sizes]
                 for j in range(1, k):
                     lower = [linalg.add(lo, linalg.matmul(Ms[j][s], invs[k - j][s])) for s, lo in enumerate(lower)]
                 rhs = [linalg.matmul(inv0[s], linalg.add(linalg.matmul(K[s], inv0[s]), lower[s]))
                        for s in range(len(K))]
-                pending.append((K, lower, [-rhs[s][r][c] for (s, r), c in self.unknowns]))
+                pending.append((K, lower, [-self.read(values, rhs, readout) for readout in self.unknowns]))
             try:
                 solutions = linalg.solve_columns(J, [p[2] for p in pending]) if u else [[] for _ in pending]
             except ZeroDivisionError:
@@ -180,9 +205,9 @@ class CompiledSystem:
                              for s in range(len(K))])
         return [(us, invs) for us, _, invs in states]
 
-    def targets_of(self, inverses, zero=0):
+    def targets_of(self, values, inverses, zero=0):
         """The targets read from the inverses (``zero`` for a structural zero)."""
-        return [zero if t is None else inverses[t[0][0]][t[0][1]][t[1]] for t in self.targets]
+        return [self.read(values, inverses, t, zero) for t in self.targets]
 
     def ball_coefficients(self, derivative=()):
         """Ball-arithmetic values of the coefficients (or of their Taylor coefficients in a parameter)."""
@@ -190,6 +215,11 @@ class CompiledSystem:
         if key not in self._functions:
             self._functions[key] = ball_function(self.symbols, self._expressions_of(derivative))
         return self._functions[key]
+
+
+def _exactly_zero(x):
+    """Whether ``x`` is exactly 0 (for a ball: not merely possibly 0)."""
+    return x.is_zero() if hasattr(x, "is_zero") else x == 0
 
 
 def _is_symmetric(pencil):

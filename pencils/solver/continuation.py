@@ -131,7 +131,7 @@ def coupling_path(compiled, values, point, min_step, detour=0, goal=1e-12):
             "ridge or spectral parameter)",
             point=point,
         ) from None
-    u0 = [inverses[s][r][c] for (s, r), c in compiled.unknowns]
+    u0 = compiled.start(values, inverses)
     floats = [as_float(v) for v in values]
 
     def family(t, exact):
@@ -173,7 +173,7 @@ def regularised_path(compiled, values, point, min_step, float64=True):
     def hint(t, u, t_prev, u_prev):
         return _spectral_hint(shift(t), u, None if t_prev is None else shift(t_prev), u_prev, u0)
 
-    diagonal = [n for n, ((_, r), c) in enumerate(compiled.unknowns) if r == c]
+    diagonal = compiled.diagonal_unknowns
 
     def admissible(t, u):  # Im C = delta I >= 0 (sign +1) makes Im G <= 0, so Im g_ii <= 0, while t < 1
         # beside a double root a residual r holds G only to about sqrt(r): 1e-6 in float64, 1e-7 at 20 digits

@@ -26,7 +26,7 @@ def newton(compiled, values, u, point, max_iter, goal, scale=1):
     u = list(u)
     for iteration in range(max_iter + 1):
         inverses = compiled.inverses(compiled.matrices(values, u, scale), point, u)
-        F = compiled.residual(u, inverses)
+        F = compiled.residual(values, u, inverses)
         norm = max((abs(f) for f in F), default=0)
         if not mpmath.isfinite(norm):
             break

@@ -49,8 +49,9 @@ class Solution:
         self._u = u
         self.unknowns = dict(zip(self.system.unknowns, u))
         with mpmath.workdps(dps + GUARD):
-            inverses = compiled.inverses(compiled.matrices(compiled.evaluate(*point.values()), u), point, u)
-            self.targets = dict(zip(self.system.targets, compiled.targets_of(inverses, zero=mpmath.mpf(0))))
+            values = compiled.evaluate(*point.values())
+            inverses = compiled.inverses(compiled.matrices(values, u), point, u)
+            self.targets = dict(zip(self.system.targets, compiled.targets_of(values, inverses, zero=mpmath.mpf(0))))
         self.residual = residual
         self.iterations = iterations
         self.certificate = certificate
@@ -141,9 +142,9 @@ class Solution:
             directions = [[c._function((name, k))(*values) for k in range(1, order + 1)] for name in names]
             for name, (us, invs) in zip(names, c.series(coefficients, directions, self._u, self.point)):
                 result = {entry: [+us[k][n] for k in range(order + 1)] for n, entry in enumerate(self.system.unknowns)}
-                for entry, where in zip(self.system.targets, c.targets):
-                    result[entry] = [mpmath.mpf(0) if where is None else +invs[k][where[0][0]][where[0][1]][where[1]]
-                                     for k in range(order + 1)]
+                by_order = [c.targets_of(coefficients, invs[k], zero=mpmath.mpf(0)) for k in range(order + 1)]
+                for n, entry in enumerate(self.system.targets):
+                    result[entry] = [+by_order[k][n] for k in range(order + 1)]
                 results[name] = result
         return results if isinstance(wrt, list | tuple) else results[names[0]]
 

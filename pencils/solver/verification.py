@@ -20,7 +20,7 @@ def verify(compiled, values, u, point, dps, tol):
     cannot be a Stieltjes transform (complex at a real point; wrong sign of ``Im G``).
     """
     inverses = compiled.inverses(compiled.matrices(values, u), point, u)
-    residual = max((abs(f) for f in compiled.residual(u, inverses)), default=mpmath.mpf(0))
+    residual = max((abs(f) for f in compiled.residual(values, u, inverses)), default=mpmath.mpf(0))
     checks = []
     size = max([mpmath.mpf(1)] + [abs(x) for x in u])
     if not residual <= tol * size:
