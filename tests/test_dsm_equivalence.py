@@ -10,13 +10,20 @@ import pytest
 from flint import arb, ctx
 from mpmath import mp
 
-from derivations.dsm import equivalence
+from derivations.dsm import cache, equivalence
 from derivations.dsm.activations import Activation, ActivationError
 from derivations.dsm.equivalence import (
     EquivalenceError,
     QuadratureError,
     gaussian_equivalence,
 )
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(tmp_path, monkeypatch):
+    """Every test computes its constants: an empty cache, on disk in ``tmp_path`` (see test_dsm_cache.py)."""
+    monkeypatch.setenv(cache.ENVIRONMENT, str(tmp_path / "cache"))
+    monkeypatch.setattr(equivalence, "_MEMORY", {})
 
 
 def _a_h_gamma(t, psi_d):
@@ -206,9 +213,9 @@ def test_linear_activation_is_degenerate():
 
 
 def test_float_times_are_read_as_decimals():
-    a = gaussian_equivalence("erf", 0.1, dps=20)
-    b = gaussian_equivalence("erf", "0.1", dps=20)
-    c = gaussian_equivalence("erf", Fraction(1, 10), dps=20)
+    a = gaussian_equivalence("erf", 0.1, dps=20, cache=False)
+    b = gaussian_equivalence("erf", "0.1", dps=20, cache=False)
+    c = gaussian_equivalence("erf", Fraction(1, 10), dps=20, cache=False)
     assert a.t == b.t == c.t == Fraction(1, 10)
     assert a.kappa.mid().man_exp() == b.kappa.mid().man_exp() == c.kappa.mid().man_exp()
 
@@ -389,7 +396,8 @@ def test_balls_do_not_depend_on_global_precision(spec):
     try:
         for digits, bits in ((5, 20), (80, 300), (5, 300), (80, 20)):
             mp.dps, ctx.prec = digits, bits
-            result = gaussian_equivalence(activation, "1/10", "1/2", dps=20 if spec == "user" else 30)
+            dps = 20 if spec == "user" else 30
+            result = gaussian_equivalence(activation, "1/10", "1/2", dps=dps, cache=False)
             assert (mp.dps, ctx.prec) == (digits, bits)  # restored
             snapshots.append(_snapshot(result))
     finally:

@@ -62,6 +62,14 @@ exactly ``μ_1 W Y/sqrt(d)`` and ``κ_t`` enters only through ``μ_*² κ_t`` an
 ``μ_*²(1 - κ_t)``. The result has ``degenerate=True``, exact zero balls for
 ``μ_*², μ_*, 1 - κ`` and the convention ``κ = 1``.
 
+Cache
+-----
+:func:`gaussian_equivalence` keeps its results in the process and, for the
+shipped activations, on disk (:mod:`derivations.dsm.cache`; see its Notes).
+Every radius is rounded up to 29 significant bits
+(:func:`derivations.dsm.cache.storable`, at most ``2^-29`` of itself wider),
+so that a ball read back from disk is the ball computed, bit for bit.
+
 Examples
 --------
 >>> ge = gaussian_equivalence("erf", t=1, dps=20)
@@ -73,9 +81,11 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import flint
@@ -85,6 +95,8 @@ from mpmath.libmp import from_man_exp
 
 from pencils.exceptions import PencilsError
 
+from . import activations
+from . import cache as disk
 from .activations import (
     Activation,
     ActivationError,
@@ -130,7 +142,9 @@ class GaussianEquivalence:
     dps : int
         Requested significant digits.
     prec : int
-        Binary working precision used for the balls.
+        Binary precision of the balls: the working precision, or, for a
+        result rounded from a more precise cached one, the precision it was
+        rounded to.
     a_t, h_t, gamma : flint.arb
         ``e^{-t}``, ``1 - e^{-2t}`` and the pre-activation variance ``Γ``
         (exactly 1 when ``ψ_D = 1``).
@@ -606,6 +620,11 @@ def _constants(
         return values
 
 
+def _estimate_precision(t: Fraction, psi_d: Fraction, dps: int) -> int:
+    """Binary precision of the balls of an estimate (that of its finer mpmath run)."""
+    return math.ceil((dps + _guard_digits(t, psi_d) + _CHECK_DIGITS) * _LOG2_10) + 16
+
+
 def _estimated(act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> tuple[dict, int]:
     guard = _guard_digits(t, psi_d)
     coarse = _constants(act, t, psi_d, dps, dps + guard, dps + 5)
@@ -615,7 +634,7 @@ def _estimated(act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> tuple
         raise QuadratureError(
             "mu_star_sq of %r is zero at one precision and not at the other" % act.name
         )
-    prec = math.ceil(fine_digits * _LOG2_10) + 16
+    prec = _estimate_precision(t, psi_d, dps)
     with flint.ctx.workprec(prec):
         b = _basics(t, psi_d)
 
@@ -643,12 +662,214 @@ def _estimated(act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> tuple
 
 
 # ---------------------------------------------------------------------------
+# Computation
+# ---------------------------------------------------------------------------
+
+
+_PROVEN = ("tanh", "erf", "relu", "poly")
+
+
+def _goal(dps: int, certified: bool) -> float:
+    """Largest relative radius accepted: ``10^-(dps+3)`` for a proven result, ``10^-(dps-5)`` for an estimate."""
+    return 10.0 ** -(dps + _EXTRA_DIGITS) if certified else 10.0 ** (5 - dps)
+
+
+def _start_precision(t: Fraction, psi_d: Fraction, dps: int) -> int:
+    """Binary precision a proven computation starts at (raised if a radius is too wide)."""
+    return math.ceil(dps * _LOG2_10) + _guard_bits(t, psi_d)
+
+
+def _storable(values: dict) -> dict:
+    """``values`` with every ball's radius rounded up to what the disk cache reproduces exactly.
+
+    Done to every result, computed or cached, so that a result read back
+    from disk is bit for bit the one computed (see :func:`derivations.dsm.cache.storable`).
+    """
+    return {**values, **{name: disk.storable(values[name]) for name in GaussianEquivalence.FIELDS}}
+
+
+def _compute(act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> GaussianEquivalence:
+    """The constants, computed (no cache); arguments already checked."""
+    if act.family in _PROVEN:
+        goal = _goal(dps, True)
+        prec = _start_precision(t, psi_d, dps)
+        for _ in range(_RETRIES):
+            values = _storable(_certified(act, t, psi_d, prec))
+            worst = _worst(values)
+            if worst <= goal:
+                break
+            missing = math.log2(worst / goal) if math.isfinite(worst) else prec
+            prec += max(32, math.ceil(missing) + 16)
+        else:
+            raise QuadratureError(
+                "Gaussian-equivalence constants of %r at t=%s, psi_d=%s: relative radius %.3g "
+                "above 1e-%d at %d bits" % (act.name, t, psi_d, worst, dps + 3, prec)
+            )
+        certified, kind = True, "proven"
+    else:
+        values, prec = _estimated(act, t, psi_d, dps)
+        values = _storable(values)
+        worst = _worst(values)
+        if worst > _goal(dps, False):
+            raise QuadratureError(
+                "Gaussian-equivalence constants of %r at t=%s reached relative "
+                "error %.3g, above 1e-%d" % (act.name, t, worst, dps - 5)
+            )
+        certified, kind = False, "estimate"
+    return GaussianEquivalence(
+        activation=act.name,
+        t=t,
+        psi_d=psi_d,
+        dps=dps,
+        prec=prec,
+        **{name: values[name] for name in GaussianEquivalence.FIELDS},
+        degenerate=values["degenerate"],
+        certified=certified,
+        error_kind=kind,
+        note=values["note"],
+        error=worst,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Cache: in this process and on disk (derivations.dsm.cache)
+# ---------------------------------------------------------------------------
+
+#: What a disk entry depends on besides the arguments: this module and the
+#: activations (any edit invalidates every entry) and python-flint's version.
+#: None (no source file to read): no disk cache.
+try:
+    _CODE = hashlib.sha256(
+        Path(__file__).read_bytes() + Path(activations.__file__).read_bytes()
+    ).hexdigest()
+except (OSError, TypeError):
+    _CODE = None
+
+#: ``{key: {dps: GaussianEquivalence}}``: every result returned by this process.
+_MEMORY: dict = {}
+
+
+def _keys(spec, act: Activation, t: Fraction, psi_d: Fraction):
+    """The in-process key and the disk key (None: not on disk) of a call.
+
+    A shipped activation is defined by its name, family and exact
+    coefficients (the family selects the code, hashed in ``_CODE``). A user
+    function has no canonical text: it is kept in this process only, keyed by
+    the function object itself (assumed pure), or not at all if unhashable.
+    """
+    if act.family in _PROVEN:
+        definition = {"name": act.name, "family": act.family, "coefficients": [str(c) for c in act.coefficients]}
+        disk = {
+            "constants": "gaussian_equivalence",
+            "activation": definition,
+            "t": str(t),
+            "psi_d": str(psi_d),
+            "code": _CODE,
+            "python-flint": flint.__version__,
+        }
+        memory = ("shipped", act.name, act.family, act.coefficients, t, psi_d)
+        return memory, (disk if _CODE is not None else None)
+    memory = ("user", act if isinstance(spec, Activation) else spec, t, psi_d)
+    try:
+        hash(memory)
+    except TypeError:
+        return None, None
+    return memory, None
+
+
+def _record(ge: GaussianEquivalence) -> dict:
+    """A result as a :mod:`~derivations.dsm.cache` record."""
+    return {
+        "balls": {name: getattr(ge, name) for name in GaussianEquivalence.FIELDS},
+        "fields": {
+            "prec": ge.prec,
+            "degenerate": ge.degenerate,
+            "certified": ge.certified,
+            "error_kind": ge.error_kind,
+            "note": ge.note,
+        },
+    }
+
+
+def _from_record(record: dict, act: Activation, t: Fraction, psi_d: Fraction, dps: int):
+    """The result a record holds, or None if it is malformed or its radii miss the contract."""
+    balls, fields = record["balls"], record["fields"]
+    prec, degenerate, certified = fields.get("prec"), fields.get("degenerate"), fields.get("certified")
+    kind, note = fields.get("error_kind"), fields.get("note")
+    if (
+        set(balls) != set(GaussianEquivalence.FIELDS)
+        or not (isinstance(prec, int) and not isinstance(prec, bool) and prec > 0)
+        or not (isinstance(degenerate, bool) and isinstance(certified, bool) and isinstance(note, str))
+        or kind != ("proven" if certified else "estimate")
+        or dps < MIN_DPS
+    ):
+        return None
+    worst = _worst({**balls, "degenerate": degenerate})
+    if not worst <= _goal(dps, certified):
+        return None
+    return GaussianEquivalence(
+        activation=act.name, t=t, psi_d=psi_d, dps=dps, prec=prec, **balls,
+        degenerate=degenerate, certified=certified, error_kind=kind, note=note, error=worst,
+    )
+
+
+def _rounded(ge: GaussianEquivalence, dps: int) -> GaussianEquivalence:
+    """A result at a higher precision, rounded to ``dps``.
+
+    Every ball is rounded to the binary precision a fresh computation at
+    ``dps`` starts at; the rounding error (at most ``2^-prec`` relative,
+    below ``10^-(dps+7)``) is added to the radius, so the ball still
+    encloses the constant, and a fresh computation's ball overlaps it.
+    """
+    if ge.certified:
+        prec = _start_precision(ge.t, ge.psi_d, dps)
+    else:
+        prec = _estimate_precision(ge.t, ge.psi_d, dps)
+    with flint.ctx.workprec(prec):
+        balls = _storable({name: +getattr(ge, name) for name in GaussianEquivalence.FIELDS})
+    return replace(ge, dps=dps, prec=prec, error=_worst({**balls, "degenerate": ge.degenerate}), **balls)
+
+
+def _cached(spec, act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> GaussianEquivalence:
+    """The constants at ``dps`` from the caches, else computed and added to them.
+
+    Each precision is kept: a precision already returned (in this process or
+    stored) gives the same balls again, bit for bit. A precision not yet
+    seen is rounded from the lowest higher one (:func:`_rounded`) if there
+    is one, and computed otherwise; a lower precision never serves a higher.
+    """
+    memory_key, disk_key = _keys(spec, act, t, psi_d)
+    if memory_key is None:
+        return _compute(act, t, psi_d, dps)
+    levels = _MEMORY.setdefault(memory_key, {})
+    if dps in levels:
+        return levels[dps]
+    root = disk.directory() if disk_key is not None else None
+    for level, record in disk.load(disk_key, root).items():
+        if level not in levels:
+            stored = _from_record(record, act, t, psi_d, level)
+            if stored is not None:
+                levels[level] = stored
+    if dps in levels:
+        return levels[dps]
+    higher = [level for level in levels if level > dps]
+    result = _rounded(levels[min(higher)], dps) if higher else None
+    if result is None or not result.error <= _goal(dps, result.certified):
+        result = _compute(act, t, psi_d, dps)
+    levels[dps] = result
+    disk.store(disk_key, dps, _record(result), root)
+    return result
+
+
+# ---------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------
 
 
-def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30) -> GaussianEquivalence:
+def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30, cache: bool = True) -> GaussianEquivalence:
     """Constants ``μ_1``, ``μ_*²``, ``κ_t`` of MODEL.md §5 as balls to ``dps`` digits.
+
+    Computed once per process and kept on disk (see Notes).
 
     Parameters
     ----------
@@ -664,6 +885,8 @@ def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30) -> GaussianEquiv
     dps : int, optional
         Significant decimal digits wanted, at least 15. The balls have
         relative radius at most ``10^-(dps+3)`` (shipped activations).
+    cache : bool, optional
+        False: compute afresh, neither reading nor writing a cache.
 
     Returns
     -------
@@ -672,13 +895,30 @@ def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30) -> GaussianEquiv
     Raises
     ------
     EquivalenceError
-        For ``t <= 0``, ``ψ_D`` outside ``(0, 1]`` or ``dps < 15``.
+        For ``t <= 0``, ``ψ_D`` outside ``(0, 1]``, ``dps < 15`` or a
+        ``cache`` that is not a bool.
     ActivationError
         For an unknown or non-centred activation.
     QuadratureError
         If the accuracy is not reached (estimate above ``10^-(dps-5)`` for
         a user function; radius above ``10^-(dps+3)`` after raising the
         precision for a shipped one).
+
+    Notes
+    -----
+    Results are kept per activation, ``t``, ``ψ_D`` and ``dps``: in this
+    process (a user function keyed by the function object, assumed pure)
+    and, for the shipped activations, on disk (:mod:`derivations.dsm.cache`;
+    folder ``PENCILS_CACHE_DIR``, default ``~/.cache/pencils``, ``off`` for
+    none). A disk entry is keyed by the activation's name, family and exact
+    coefficients, ``t`` and ``ψ_D`` exactly, a digest of the source of this
+    module and of :mod:`~derivations.dsm.activations`, python-flint's
+    version and the file format, and its balls are stored exactly. So a
+    precision already computed gives the same balls, bit for bit, from a
+    warm cache or a cold one; a precision not yet seen is rounded from the
+    lowest higher one kept (a proven enclosure within the radius asked,
+    overlapping a fresh computation's ball), or else computed; a lower
+    precision never serves a higher one.
 
     Examples
     --------
@@ -691,6 +931,9 @@ def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30) -> GaussianEquiv
     True
     >>> gaussian_equivalence("poly:1", t=1, dps=15).degenerate
     True
+    >>> again = gaussian_equivalence("relu", t="1/2", dps=20, cache=False)
+    >>> again.kappa.mid().man_exp() == ge.kappa.mid().man_exp()
+    True
     """
     act = get_activation(activation)
     t_exact = _parameter(t, "t")
@@ -701,50 +944,8 @@ def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30) -> GaussianEquiv
         raise EquivalenceError("psi_d must be in (0, 1], got %s" % psi_exact)
     if isinstance(dps, bool) or not isinstance(dps, int) or dps < MIN_DPS:
         raise EquivalenceError("dps must be an integer >= %d, got %r" % (MIN_DPS, dps))
-
-    if act.family in ("tanh", "erf", "relu", "poly"):
-        goal = 10.0 ** -(dps + _EXTRA_DIGITS)
-        prec = math.ceil(dps * _LOG2_10) + _guard_bits(t_exact, psi_exact)
-        for _ in range(_RETRIES):
-            values = _certified(act, t_exact, psi_exact, prec)
-            worst = _worst(values)
-            if worst <= goal:
-                break
-            missing = math.log2(worst / goal) if math.isfinite(worst) else prec
-            prec += max(32, math.ceil(missing) + 16)
-        else:
-            raise QuadratureError(
-                "Gaussian-equivalence constants of %r at t=%s, psi_d=%s: relative radius %.3g "
-                "above 1e-%d at %d bits" % (act.name, t_exact, psi_exact, worst, dps + 3, prec)
-            )
-        certified, kind = True, "proven"
-    else:
-        values, prec = _estimated(act, t_exact, psi_exact, dps)
-        worst = _worst(values)
-        if worst > 10.0 ** (5 - dps):
-            raise QuadratureError(
-                "Gaussian-equivalence constants of %r at t=%s reached relative "
-                "error %.3g, above 1e-%d" % (act.name, t_exact, worst, dps - 5)
-            )
-        certified, kind = False, "estimate"
-    return GaussianEquivalence(
-        activation=act.name,
-        t=t_exact,
-        psi_d=psi_exact,
-        dps=dps,
-        prec=prec,
-        a_t=values["a_t"],
-        h_t=values["h_t"],
-        gamma=values["gamma"],
-        shift=values["shift"],
-        mu1=values["mu1"],
-        mu_star_sq=values["mu_star_sq"],
-        mu_star=values["mu_star"],
-        kappa=values["kappa"],
-        one_minus_kappa=values["one_minus_kappa"],
-        degenerate=values["degenerate"],
-        certified=certified,
-        error_kind=kind,
-        note=values["note"],
-        error=worst,
-    )
+    if not isinstance(cache, bool):
+        raise EquivalenceError("cache must be True or False, got %r" % (cache,))
+    if not cache:
+        return _compute(act, t_exact, psi_exact, dps)
+    return _cached(activation, act, t_exact, psi_exact, dps)
