@@ -101,17 +101,19 @@ def _targets(args):
 def _equations(args):
     pencil = load(args.file)
     show_system(pencil, _targets(args), names=dict(args.name or []), eliminate=args.eliminate,
-                latex=args.latex, standalone=args.standalone, as_json=args.json, label=args.file)
+                latex=args.latex, standalone=args.standalone, as_json=args.json, label=args.file,
+                symmetry=args.symmetry)
     return 0
 
 
 def show_system(pencil, targets, names=None, eliminate=False, latex=False, standalone=False, as_json=False,
-                label=None, latex_names=None):
+                label=None, latex_names=None, symmetry=True):
     """Print the Dyson system of ``pencil`` for ``targets`` as text, LaTeX or JSON.
 
-    ``names`` renames entries of ``G`` everywhere; ``latex_names`` gives LaTeX for parameters.
+    ``names`` renames entries of ``G`` everywhere; ``latex_names`` gives LaTeX for parameters;
+    ``symmetry`` reduces by the pencil's block symmetries.
     """
-    system = DysonSystem(pencil, target=targets, names=names)
+    system = DysonSystem(pencil, target=targets, names=names, symmetry=symmetry)
     largest = max(system.reduction.sizes, default=0)
     terms = max(system.expansion_sizes.values(), default=0)
     large = terms >= LARGE_EXPANSION or len(system.unknowns) > LARGE_SYSTEM
@@ -140,6 +142,7 @@ def show_system(pencil, targets, names=None, eliminate=False, latex=False, stand
                 "summary": system.reduction_summary(),
                 "blocks": [list(labels) for labels in system.reduction.labels],
                 "unknowns_in_full_system": str(system.reduction.full_unknown_count()),
+                "orbits": {str(system.symbols[u]): [list(e) for e in orbit] for u, orbit in system.orbits.items()},
             },
             "equations": [text(eq) for eq in system.equations],
             "targets": {str(system.symbols[t]): text(f) for t, f in system.target_formulas.items()},
@@ -167,7 +170,7 @@ def show_system(pencil, targets, names=None, eliminate=False, latex=False, stand
 
 def _solve(args):
     pencil = load(args.file)
-    system = DysonSystem(pencil, target=_targets(args))
+    system = DysonSystem(pencil, target=_targets(args), symmetry=args.symmetry)
     at = dict(args.at or [])
     if args.sweep:
         return _sweep(args, pencil, system, at)
@@ -304,6 +307,8 @@ def parser():
     e.add_argument("--standalone", action="store_true", help="with --latex: a whole compilable document")
     e.add_argument("--json", action="store_true", help="JSON with SymPy-parsable strings")
     e.add_argument("--name", type=_assignment, action="append", help="rename an entry: g11=q; repeatable")
+    e.add_argument("--no-symmetry", dest="symmetry", action="store_false",
+                   help="do not merge the unknowns that a permutation of blocks maps to each other")
     e.set_defaults(run=_equations)
 
     s = sub.add_parser("solve", help="verified high-precision solution of a pencil's system")
@@ -317,6 +322,8 @@ def parser():
                                                      "CSV on standard output, one line per point as it is solved")
     s.add_argument("--log", action="store_true", help="with --sweep: geometric grid")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--no-symmetry", dest="symmetry", action="store_false",
+                   help="solve the system without merging symmetric unknowns (same numbers, more unknowns)")
     s.set_defaults(run=_solve)
 
     c = sub.add_parser("check", help="theory against a finite-N Monte Carlo")

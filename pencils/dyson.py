@@ -62,6 +62,11 @@ class DysonSystem:
     names : dict, optional
         New names for entries of ``G``, keyed by ``(i, j)`` or by the default
         name (``"g11"``): ``{(1, 1): "q", "g22": "r"}``.
+    symmetry : bool, optional
+        Reduce by the permutations of blocks that leave the pencil's law
+        unchanged (:mod:`pencils.symmetry`): unknowns in one orbit become one
+        unknown, so that the system is smaller and gives the same numbers
+        (default True).
 
     Attributes
     ----------
@@ -76,7 +81,7 @@ class DysonSystem:
         (:mod:`pencils.reduction`).
     """
 
-    def __init__(self, pencil, target=(1, 1), names=None, _from=None):
+    def __init__(self, pencil, target=(1, 1), names=None, symmetry=True, _from=None):
         self.pencil = pencil
         if _from is not None:
             self.reduction, self.targets, self.unknowns, self.symbols = _from
@@ -86,7 +91,7 @@ class DysonSystem:
         if not targets:
             raise PencilValidationError("at least one target entry is needed")
         zero_based = [_check_target(t, pencil.k) for t in targets]
-        self.reduction = reduction = Reduction(pencil, zero_based)
+        self.reduction = reduction = Reduction(pencil, zero_based, symmetry=symmetry)
         self.structure = reduction.structure
         self.targets = tuple(_one_based(t) for t in zero_based)
         self.unknowns = tuple(_one_based(u) for u in reduction.unknowns)
@@ -116,6 +121,11 @@ class DysonSystem:
         return tuple(s for s in self.pencil.symbols if s in free) + tuple(
             sorted(free - set(self.pencil.symbols), key=str)
         )
+
+    @property
+    def orbits(self):
+        """``{unknown: entries of G it stands for}`` (numbered from 1; see :mod:`pencils.symmetry`)."""
+        return {_one_based(u): tuple(_one_based(e) for e in orbit) for u, orbit in self.reduction.orbits.items()}
 
     @property
     def structural_zeros(self):
@@ -313,7 +323,18 @@ class DysonSystem:
         sizes = ", ".join(map(str, r.sizes))
         replicas = self.pencil.replicas
         if replicas is None:
-            return f"{len(self.unknowns)} unknowns; reduced blocks of sizes {sizes}"
+            if not r.symmetries:
+                return f"{len(self.unknowns)} unknowns; reduced blocks of sizes {sizes}"
+            merged = {self.symbols[_one_based(u)]: orbit for u, orbit in r.orbits.items() if len(orbit) > 1}
+            described = "; ".join(
+                f"{symbol} = " + " = ".join(str(entry_symbol(*_one_based(e), self.pencil.k)) for e in orbit[1:])
+                for symbol, orbit in merged.items()
+            )
+            return (
+                f"{len(self.unknowns)} unknowns instead of {r.full_unknown_count()}: the pencil is invariant under "
+                f"{len(r.symmetries)} generating permutation(s) of its blocks ({described}); reduced blocks of "
+                f"sizes {sizes}"
+            )
         full = r.full_unknown_count()
         return (
             f"blocks {', '.join(map(str, replicas.blocks))} replicated {replicas.count} times "

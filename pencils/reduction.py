@@ -8,7 +8,9 @@ combination of entries of the ``K_n^{-1}``. The unknowns solve
 ``g = readout(K(g)^{-1})``.
 
 * A plain pencil: one reduced block per space of the pencil (the spaces the
-  targets need), readouts single entries.
+  targets need), readouts single entries. When the pencil is invariant under
+  permutations of its blocks (:mod:`pencils.symmetry`), the unknowns in one
+  orbit are one unknown, its smallest entry.
 * A pencil with :class:`~pencils.replicas.Replicas` (``m`` exchangeable
   copies of a group of blocks): the physical solution is invariant under
   permuting the copies, so an entry of ``G`` depends only on its *class* —
@@ -77,6 +79,10 @@ class Reduction:
     targets : sequence of (int, int)
         Entries of ``G`` wanted, 0-based (template blocks for replicated
         pencils: two replicated blocks mean one copy).
+    symmetry : bool, optional
+        Reduce by the block permutations that leave the pencil's law
+        unchanged (:mod:`pencils.symmetry`): the unknowns in one orbit are one
+        unknown (default True).
 
     Attributes
     ----------
@@ -95,25 +101,43 @@ class Reduction:
         ``sum weight * K_n^{-1}[r, c]``; empty for a structural zero.
     orbit_sizes : dict
         Entry class -> how many entries of the full ``G`` it stands for.
+    orbits : dict
+        Unknown -> the unknowns of the unreduced system it stands for (its
+        orbit under the symmetries; itself for replicated pencils, whose
+        classes are described by ``orbit_sizes``).
+    symmetries : list of tuple
+        Generators of the block symmetries used (0-based images of the blocks).
     structure : Structure
         The structure of the pencil (of an explicit instance with
         ``STRUCTURE_COPIES`` copies for a replicated pencil).
     """
 
-    def __init__(self, pencil, targets):
+    def __init__(self, pencil, targets, symmetry=True):
         self.pencil = pencil
         self.targets = tuple(tuple(t) for t in targets)
+        self.symmetries = []
         if pencil.replicas is None:
-            self._plain()
+            self._plain(symmetry)
         else:
             self._replicated()
 
     # -- plain pencils ---------------------------------------------------------------------------
-    def _plain(self):
+    def _plain(self, symmetry):
         structure = self.structure = Structure(self.pencil)
-        pattern = structure._pattern
-        self.pattern = pattern
-        self.unknowns = structure.needed(self.targets)
+        pattern = self.pattern = structure._pattern
+        needed = set(structure.needed(self.targets))
+        representative = {e: e for e in pattern}
+        if symmetry:
+            from .symmetry import block_symmetries, entry_orbits
+
+            self.symmetries = block_symmetries(self.pencil)
+            if self.symmetries:
+                representative = entry_orbits(sorted(pattern), self.symmetries)
+                # the orbits of what the targets need are needed (the dependencies of an image are images)
+                classes = {representative[u] for u in needed}
+                needed = {u for u in structure._unknowns if representative[u] in classes}
+        self.unknowns = tuple(sorted({representative[u] for u in needed}))
+        self.orbits = {r: tuple(sorted(u for u in needed if representative[u] == r)) for r in self.unknowns}
         spaces = sorted({structure.space_of[a] for a, _ in self.unknowns + tuple(t for t in self.targets if t in pattern)})
         blocks = [structure._spaces[s] for s in spaces]
         where = {b: (n, blocks_.index(b)) for n, blocks_ in enumerate(blocks) for b in blocks_}
@@ -126,14 +150,14 @@ class Reduction:
         )
         index = {u: n for n, u in enumerate(self.unknowns)}
         self.terms = tuple(
-            (where[t.out[0]][0], where[t.out[0]][1], where[t.out[1]][1], index[t.read], t.coefficient)
-            for t in structure.covariance if t.read in index and t.out[0] in where
+            (where[t.out[0]][0], where[t.out[0]][1], where[t.out[1]][1], index[representative[t.read]], t.coefficient)
+            for t in structure.covariance if t.read in needed and t.out[0] in where
         )
         self.readouts = {
             e: ((sp.Integer(1), where[e[0]][0], where[e[0]][1], where[e[1]][1]),) if e in pattern else ()
             for e in self.unknowns + self.targets
         }
-        self.orbit_sizes = {e: sp.Integer(1) for e in self.readouts}
+        self.orbit_sizes = {e: sp.Integer(len(self.orbits.get(e, (e,)))) for e in self.readouts}
 
     # -- replicated pencils ----------------------------------------------------------------------
     def _replicated(self):
@@ -246,6 +270,7 @@ class Reduction:
         self.terms = tuple(terms)
         self.readouts = {e: (readouts[e] if e in self.pattern else ()) for e in self.unknowns + self.targets}
         self.orbit_sizes = {e: replicas.orbit_size(e) for e in self.readouts}
+        self.orbits = {u: (u,) for u in self.unknowns}
 
     def subs(self, values):
         """A copy with parameters replaced in every coefficient and weight (terms that vanish dropped)."""

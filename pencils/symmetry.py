@@ -1,0 +1,169 @@
+"""Symmetries of a pencil: permutations of its blocks that leave its law unchanged.
+
+A permutation ``pi`` of the blocks, together with a renaming of the random
+matrices among matrices of the same declaration (i.i.d., so the law is
+unchanged), is a symmetry when it maps the pencil to itself: the term
+``c X`` at ``(i, j)`` becomes ``c X'`` at ``(pi(i), pi(j))``. The physical
+solution of the Dyson system is unique, hence invariant: ``g_{pi(i) pi(j)} =
+g_{ij}``. The unknowns in one orbit of the symmetry group are one unknown
+(:class:`pencils.reduction.Reduction` solves the quotient system).
+
+The symmetries are the automorphisms of a labelled directed graph — blocks
+(labelled by size), terms (by coefficient and transposition) and matrices (by
+declaration) — found with networkx's VF2 matcher. A strong generating set is
+built along a stabiliser chain: for blocks ``b_0, b_1, ...`` in turn, one
+automorphism for each image of ``b_l`` that fixes ``b_0, ..., b_{l-1}``
+(at most ``k^2`` isomorphism tests; never the whole group, which can have
+``m!`` elements).
+
+Examples
+--------
+Two copies of one Wishart factor, exchangeable:
+
+>>> import sympy as sp
+>>> from pencils import Pencil, GaussianMatrix, ratio
+>>> z, psi = sp.Symbol("z"), ratio("psi")
+>>> X1, X2 = GaussianMatrix("X1", 1, psi), GaussianMatrix("X2", 1, psi)
+>>> L = Pencil([[z, X1, X2], [X1.T, 1, 0], [X2.T, 0, 1]], [1, psi, psi], [z])
+>>> block_symmetries(L)
+[(0, 2, 1)]
+>>> entry_orbits([(0, 0), (1, 1), (2, 2), (1, 2)], block_symmetries(L))
+{(0, 0): (0, 0), (1, 1): (1, 1), (2, 2): (1, 1), (1, 2): (1, 2)}
+"""
+
+import networkx as nx
+import sympy as sp
+from networkx.algorithms.isomorphism import DiGraphMatcher
+
+__all__ = ["block_symmetries", "entry_orbits"]
+
+
+def _graph(pencil):
+    graph = nx.DiGraph()
+    C = pencil.identity_part()
+    for i in range(pencil.k):
+        graph.add_node(("b", i), label=("block", str(pencil.sizes[i]), str(sp.expand(C[i, i]))))
+    for name, m in pencil.matrices.items():
+        graph.add_node(("m", name), label=("matrix",) + tuple(str(v) for v in m.declaration().values()))
+    for (i, j), terms in pencil.terms.items():
+        for n, term in enumerate(terms):
+            if term.matrix is None and i == j:
+                continue  # in the block's label
+            node = ("t", i, j, n)
+            transposed = None if term.matrix is None else term.matrix.transposed
+            graph.add_node(node, label=("term", str(sp.expand(term.coefficient)), str(transposed)))
+            graph.add_edge(("b", i), node, label="row")
+            graph.add_edge(node, ("b", j), label="col")
+            if term.matrix is not None:
+                graph.add_edge(node, ("m", term.matrix.base.name), label="of")
+    return graph
+
+
+def _refine(graphs):
+    """Colour refinement (1-dimensional Weisfeiler–Leman) of several graphs with one palette.
+
+    A node's colour becomes its old colour and the multiset of (edge label, direction, colour)
+    of its neighbours, until no class splits. Isomorphisms map nodes to nodes of the same colour,
+    so the colours prune the matcher; different colour counts prove that there is none.
+    """
+    colours = [{v: g.nodes[v]["label"] for v in g} for g in graphs]
+    count = None
+    while True:
+        palette = {}
+        new = []
+        for g, colour in zip(graphs, colours):
+            refined = {}
+            for v in g:
+                signature = (
+                    colour[v],
+                    tuple(sorted((d["label"], 1, palette_key(colour[u])) for u, _, d in g.in_edges(v, data=True))),
+                    tuple(sorted((d["label"], 0, palette_key(colour[w])) for _, w, d in g.out_edges(v, data=True))),
+                )
+                refined[v] = palette.setdefault(signature, len(palette))
+            new.append(refined)
+        colours = new
+        if len(palette) == count:
+            return colours
+        count = len(palette)
+
+
+def palette_key(colour):
+    """A sortable key of a colour (a label tuple at first, an integer after one round)."""
+    return (0, colour) if isinstance(colour, int) else (1, str(colour))
+
+
+def _matcher(graph, colour, b, j):
+    """A VF2 matcher for automorphisms of ``graph`` that keep ``colour`` and map block ``b`` to ``j``."""
+    first, second = graph.copy(), graph.copy()
+    for g, image in ((first, b), (second, j)):
+        nx.set_node_attributes(g, colour, "colour")
+        g.nodes[("b", image)]["colour"] = -1
+    return DiGraphMatcher(first, second, node_match=lambda x, y: x["colour"] == y["colour"],
+                          edge_match=lambda x, y: x["label"] == y["label"])
+
+
+def block_symmetries(pencil):
+    """Generators of the group of block permutations that leave the pencil's law unchanged.
+
+    Returns
+    -------
+    list of tuple of int
+        Each generator as the images of blocks ``0, ..., k-1`` (0-based);
+        the identity is left out. An empty list: no symmetry.
+    """
+    graph = _graph(pencil)
+    k = pencil.k
+    generators = []
+    fixed = []
+    for b in range(k):
+        # the blocks that refinement cannot tell from b once b_0 .. b_{l-1} are fixed: the candidates
+        marked = graph.copy()
+        for n, f in enumerate(fixed):
+            marked.nodes[("b", f)]["label"] = marked.nodes[("b", f)]["label"] + (("mark", n),)
+        (colour,) = _refine([marked])
+        if len({colour[("b", i)] for i in range(k)}) == k:
+            break  # every block is told apart: only the identity fixes b_0 .. b_{l-1}
+        candidates = [j for j in range(k) if j != b and colour[("b", j)] == colour[("b", b)]]
+        orbit = {b}
+        level = []
+        for j in candidates:
+            if j in orbit:
+                continue
+            matcher = _matcher(graph, colour, b, j)
+            if matcher.is_isomorphic():
+                mapping = matcher.mapping
+                permutation = tuple(mapping[("b", i)][1] for i in range(k))
+                level.append(permutation)
+                orbit = _orbit(b, level)
+        generators += level
+        fixed.append(b)
+    return generators
+
+
+def _orbit(point, generators):
+    orbit, frontier = {point}, [point]
+    while frontier:
+        x = frontier.pop()
+        for g in generators:
+            if g[x] not in orbit:
+                orbit.add(g[x])
+                frontier.append(g[x])
+    return orbit
+
+
+def entry_orbits(entries, generators):
+    """``{entry: representative}``: entries ``(i, j)`` in one orbit of the group get its smallest member.
+
+    ``entries`` must be closed under the group (e.g. the sparsity pattern of ``G``).
+    """
+    graph = nx.Graph()
+    graph.add_nodes_from(entries)
+    for g in generators:
+        for i, j in entries:
+            graph.add_edge((i, j), (g[i], g[j]))
+    representative = {}
+    for component in nx.connected_components(graph):
+        first = min(component)
+        for entry in component:
+            representative[entry] = first
+    return {e: representative[e] for e in entries}
