@@ -3,11 +3,17 @@
 Monte Carlo tests invert many small dense matrices: one BLAS thread each is
 faster than OpenBLAS's threads fighting over the 2 cores of CI (set before
 numpy is imported).
+
+The disk cache of the DSM constants goes to a fresh temporary folder for the
+session (never the user's ``~/.cache``): no test depends on what an earlier
+run left behind.
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ["PENCILS_CACHE_DIR"] = tempfile.mkdtemp(prefix="pencils-test-cache-")
 
 import pytest  # noqa: E402
 import sympy as sp  # noqa: E402

@@ -83,7 +83,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -142,9 +142,7 @@ class GaussianEquivalence:
     dps : int
         Requested significant digits.
     prec : int
-        Binary precision of the balls: the working precision, or, for a
-        result rounded from a more precise cached one, the precision it was
-        rounded to.
+        Binary precision of the balls (the working precision).
     a_t, h_t, gamma : flint.arb
         ``e^{-t}``, ``1 - e^{-2t}`` and the pre-activation variance ``Γ``
         (exactly 1 when ``ψ_D = 1``).
@@ -813,30 +811,14 @@ def _from_record(record: dict, act: Activation, t: Fraction, psi_d: Fraction, dp
     )
 
 
-def _rounded(ge: GaussianEquivalence, dps: int) -> GaussianEquivalence:
-    """A result at a higher precision, rounded to ``dps``.
-
-    Every ball is rounded to the binary precision a fresh computation at
-    ``dps`` starts at; the rounding error (at most ``2^-prec`` relative,
-    below ``10^-(dps+7)``) is added to the radius, so the ball still
-    encloses the constant, and a fresh computation's ball overlaps it.
-    """
-    if ge.certified:
-        prec = _start_precision(ge.t, ge.psi_d, dps)
-    else:
-        prec = _estimate_precision(ge.t, ge.psi_d, dps)
-    with flint.ctx.workprec(prec):
-        balls = _storable({name: +getattr(ge, name) for name in GaussianEquivalence.FIELDS})
-    return replace(ge, dps=dps, prec=prec, error=_worst({**balls, "degenerate": ge.degenerate}), **balls)
-
-
 def _cached(spec, act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> GaussianEquivalence:
     """The constants at ``dps`` from the caches, else computed and added to them.
 
     Each precision is kept: a precision already returned (in this process or
-    stored) gives the same balls again, bit for bit. A precision not yet
-    seen is rounded from the lowest higher one (:func:`_rounded`) if there
-    is one, and computed otherwise; a lower precision never serves a higher.
+    stored) gives the same balls again, bit for bit; a precision not yet seen
+    is computed. Only the precision asked serves a request (never a lower one,
+    and not a higher one rounded: a result must not depend on what the cache
+    happened to hold).
     """
     memory_key, disk_key = _keys(spec, act, t, psi_d)
     if memory_key is None:
@@ -852,11 +834,7 @@ def _cached(spec, act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> Ga
                 levels[level] = stored
     if dps in levels:
         return levels[dps]
-    higher = [level for level in levels if level > dps]
-    result = _rounded(levels[min(higher)], dps) if higher else None
-    if result is None or not result.error <= _goal(dps, result.certified):
-        result = _compute(act, t, psi_d, dps)
-    levels[dps] = result
+    result = levels[dps] = _compute(act, t, psi_d, dps)
     disk.store(disk_key, dps, _record(result), root)
     return result
 
@@ -915,10 +893,9 @@ def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30, cache: bool = Tr
     module and of :mod:`~derivations.dsm.activations`, python-flint's
     version and the file format, and its balls are stored exactly. So a
     precision already computed gives the same balls, bit for bit, from a
-    warm cache or a cold one; a precision not yet seen is rounded from the
-    lowest higher one kept (a proven enclosure within the radius asked,
-    overlapping a fresh computation's ball), or else computed; a lower
-    precision never serves a higher one.
+    warm cache or a cold one; a precision not yet seen is computed (another
+    precision never serves it, so that no result depends on what the cache
+    held).
 
     Examples
     --------
