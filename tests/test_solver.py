@@ -285,3 +285,46 @@ def test_a_ridge_too_small_for_the_limit_names_the_cause(textbook):
     with pytest.raises(ConvergenceError, match="from lam = 1: .*grows without bound") as info:
         solve(DysonSystem(textbook["ridge"]), {"lam": "1e-40", "psi": 1})
     assert "the direct path failed too" in str(info.value)
+
+
+# -- continuation methods and step controls ---------------------------------------------------------------------
+
+def test_methods_reach_the_same_marchenko_pastur_value(textbook):
+    system = DysonSystem(textbook["marchenko_pastur"])
+    point = {"z": "-0.5", "psi": "0.5"}
+    with mpmath.workdps(50):  # z g^2 - (z - psi + 1) g + 1 = 0, the root with g ~ 1/z
+        z, psi = mpmath.mpf("-0.5"), mpmath.mpf("0.5")
+        b = z + 1 - psi
+        expected = (b + mpmath.sqrt(b * b - 4 * z)) / (2 * z)
+    for method in ("auto", "coupling", "regularised"):
+        solution = solve(system, point, dps=40, method=method)
+        assert abs(solution.value - expected) < mpmath.mpf(10) ** -38, method
+    assert solve(system, point, dps=20, method="auto").path == solve(system, point, dps=20, method="regularised").path
+    assert solve(system, point, dps=20, method="coupling").path == "coupling homotopy s: 0 -> 1"
+
+
+def test_step_controls_are_options(textbook):
+    system = DysonSystem(textbook["marchenko_pastur"])
+    cautious = solve(system, {"z": "0.5+0.1j", "psi": "0.5"}, dps=30, step_jump=0.01, step_iterations=4, min_step=1e-9)
+    default = solve(system, {"z": "0.5+0.1j", "psi": "0.5"}, dps=30)
+    assert abs(cautious.value - default.value) < 1e-28
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"method": "newton"}, "method must be one of"),
+    ({"step_iterations": 0}, "step_iterations must be a positive integer"),
+    ({"step_jump": -1}, "step_jump must be positive"),
+    ({"min_step": 2}, "min_step must be in"),
+])
+def test_bad_continuation_options(textbook, options, message):
+    with pytest.raises(DomainError, match=message):
+        solve(DysonSystem(textbook["marchenko_pastur"]), {"z": "-1", "psi": "0.5"}, **options)
+
+
+def test_regularised_method_needs_a_symmetric_pencil():
+    z, psi = sp.Symbol("z"), ratio("psi")
+    X = GaussianMatrix("X", 1, psi)
+    system = DysonSystem(Pencil([[z, X], [2 * X.T, 1]], [1, psi], [z]))
+    with pytest.raises(DomainError, match="needs a symmetric pencil"):
+        solve(system, {"z": "-1", "psi": "0.5"}, method="regularised")
+    assert solve(system, {"z": "-1", "psi": "0.5"}, method="auto").certified

@@ -1,9 +1,10 @@
 """Continuation: follow the solution along a path of coefficient values.
 
 Paths are followed in float64 first (falling back to 20 digits where float64
-loses the branch), with adaptive steps and a step control that rejects a
-step whose corrector moves too far or takes too many iterations, so that the
-path stays on one branch. Three paths start where the answer is known:
+loses the branch), with adaptive steps and a step control (:class:`Steps`)
+that rejects a step whose corrector moves too far or takes too many
+iterations, so that the path stays on one branch. Three paths start where
+the answer is known:
 
 * the *coupling homotopy* multiplies every Gaussian term by ``s^2`` and
   follows ``s = 0`` (``G = C^{-1}`` exactly) to ``s = 1``;
@@ -14,28 +15,68 @@ path stays on one branch. Three paths start where the answer is known:
   1e-15 takes as many steps per decade), the others linearly.
 """
 
+from dataclasses import dataclass
+
 import mpmath
 
-from ..exceptions import ConvergenceError, SingularPointError
+from ..exceptions import ConvergenceError, DomainError, SingularPointError
 from .compiled import as_float
 from .newton import newton
 
-__all__ = ["STEP_ITERATIONS", "STEP_JUMP", "coupling_path", "regularised_path", "parameter_path"]
-
-STEP_ITERATIONS = 8  # Newton iterations allowed per continuation step
-STEP_JUMP = 0.1  # largest corrector move per step, relative to 1 + |u_i|, entry by entry
-DECADES = 20  # the imaginary shift of the regularised path falls through this many decades to 0
+__all__ = ["Steps", "coupling_path", "regularised_path", "parameter_path"]
 
 
-def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_guess=None, admissible=None):
+@dataclass(frozen=True)
+class Steps:
+    """The step control of the continuation (keyword options of :func:`pencils.solve`).
+
+    Parameters
+    ----------
+    iterations : int
+        Newton iterations allowed per step (default 8); a step that needs
+        more is retried shorter.
+    jump : float
+        The largest corrector move per step, relative to ``1 + |u_i|``,
+        entry by entry (default 0.1): a jump to another branch of the
+        equations shows as a large correction.
+    min_step : float
+        The smallest step, as a fraction of the path, before giving up
+        (default 1e-6).
+    decades : int
+        The imaginary shift of the regularised path falls through this many
+        decades to 0 (default 20).
+
+    Examples
+    --------
+    >>> Steps(jump=0.05)
+    Steps(iterations=8, jump=0.05, min_step=1e-06, decades=20)
+    """
+
+    iterations: int = 8
+    jump: float = 0.1
+    min_step: float = 1e-6
+    decades: int = 20
+
+    def __post_init__(self):
+        if not (isinstance(self.iterations, int) and self.iterations >= 1):
+            raise DomainError(f"step_iterations must be a positive integer, got {self.iterations!r}")
+        if not 0 < self.jump:
+            raise DomainError(f"step_jump must be positive, got {self.jump!r}")
+        if not 0 < self.min_step < 1:
+            raise DomainError(f"min_step must be in (0, 1), got {self.min_step!r}")
+        if not (isinstance(self.decades, int) and self.decades >= 1):
+            raise DomainError(f"decades must be a positive integer, got {self.decades!r}")
+
+
+def _continue(step_solver, u0, steps, what, hint, first_step=0.25, first_guess=None, admissible=None):
     """Follow ``t`` from 0 to 1 with adaptive steps; ``step_solver(t, guess)`` -> (u, its).
 
-    A step is accepted only if Newton converges in at most ``STEP_ITERATIONS`` iterations and
-    the corrector moves each entry of the predictor by at most ``STEP_JUMP (1 + |u_i|)``: a jump to another
+    A step is accepted only if Newton converges in at most ``steps.iterations`` iterations and
+    the corrector moves each entry of the predictor by at most ``steps.jump (1 + |u_i|)``: a jump to another
     branch of the equations shows as a large correction, and the step is retried shorter.
     ``admissible(t, u)``, when given, must hold at every accepted point (e.g. the sign of
     ``Im G`` in the Stieltjes domain, which tells two nearby roots apart).
-    ``hint(t, u, t_prev, u_prev)`` says, in the error raised when steps fall below ``min_step``,
+    ``hint(t, u, t_prev, u_prev)`` says, in the error raised when steps fall below ``steps.min_step``,
     what the stall most likely means on this path (given the last two accepted points).
     """
     t, h, u_prev, u, total = 0.0, float(first_step), None, u0, 0
@@ -53,16 +94,16 @@ def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_gues
         try:
             u_new, its = step_solver(t_new, guess)
             # componentwise: a jump of an O(1) entry must show beside entries of size 1e15
-            if its > STEP_ITERATIONS or any(abs(a - b) > STEP_JUMP * (1 + abs(x)) for a, b, x in zip(u_new, guess, u)):
+            if its > steps.iterations or any(abs(a - b) > steps.jump * (1 + abs(x)) for a, b, x in zip(u_new, guess, u)):
                 raise ConvergenceError("step rejected: the corrector moved too far")
             if admissible is not None and not admissible(t_new, u_new):
                 raise ConvergenceError("step rejected: the solution left the admissible domain")
         except (ConvergenceError, SingularPointError) as exc:
             h /= 4
-            if h < min_step:
+            if h < steps.min_step:
                 raise ConvergenceError(
                     f"the {what} stalled at t = {t:.8g} of [0, 1] (Newton fails even with steps below "
-                    f"{min_step}): {hint(t, u, t_prev, u_prev)}",
+                    f"{steps.min_step}): {hint(t, u, t_prev, u_prev)}",
                     point=exc.point, residual=exc.residual, iterate=u,
                 ) from None
             continue
@@ -73,7 +114,7 @@ def _continue(step_solver, u0, min_step, what, hint, first_step=0.25, first_gues
     return u, total
 
 
-def _follow(compiled, family, u0, point, min_step, what, hint, float64=True, goal=1e-12, **options):
+def _follow(compiled, family, u0, point, steps, what, hint, float64=True, goal=1e-12, **options):
     """Continuation along ``t -> family(t, exact) = (values, scale)`` from the solution ``u0`` at ``t = 0``.
 
     Followed in float64 (``exact=False``, Newton to relative residuals ``goal``) first; where
@@ -82,19 +123,19 @@ def _follow(compiled, family, u0, point, min_step, what, hint, float64=True, goa
     """
     def step(t, guess, exact, convert, goal):
         values, scale = family(t, exact)
-        u, _, its = newton(compiled, values, [convert(x) for x in guess], point, STEP_ITERATIONS + 4, goal,
+        u, _, its = newton(compiled, values, [convert(x) for x in guess], point, steps.iterations + 4, goal,
                            scale=scale)
         return u, its
 
     if float64:
         try:
-            return _continue(lambda t, g: step(t, g, False, as_float, goal), [as_float(x) for x in u0], min_step,
+            return _continue(lambda t, g: step(t, g, False, as_float, goal), [as_float(x) for x in u0], steps,
                              what, hint, **_converted(options, as_float))
         except (ConvergenceError, SingularPointError, ArithmeticError, ValueError):
             pass  # float64 cannot hold the branch: again at 20 digits
     with mpmath.workdps(20):
         precise_goal = mpmath.mpf(10) ** -14
-        return _continue(lambda t, g: step(t, g, True, mpmath.mpmathify, precise_goal), u0, min_step, what, hint,
+        return _continue(lambda t, g: step(t, g, True, mpmath.mpmathify, precise_goal), u0, steps, what, hint,
                          **_converted(options, mpmath.mpmathify))
 
 
@@ -113,7 +154,7 @@ def _size(u):
     return max((abs(x) for x in u), default=0)
 
 
-def coupling_path(compiled, values, point, min_step, detour=0, goal=1e-12):
+def coupling_path(compiled, values, point, steps, detour=0, goal=1e-12):
     """From ``G = C^{-1}`` (no Gaussian terms) to the full system, at coefficient values ``values``.
 
     The Gaussian terms are scaled by ``s^2`` with ``s = _bend(t, detour)``: ``detour = 0``
@@ -142,15 +183,15 @@ def coupling_path(compiled, values, point, min_step, detour=0, goal=1e-12):
         return ("the coupled system is singular on the way (a branch point of the equations); "
                 "pass start={...} to reach the point along a parameter path instead")
 
-    return _follow(compiled, family, u0, point, min_step, "coupling homotopy s: 0 -> 1", hint, goal=goal)
+    return _follow(compiled, family, u0, point, steps, "coupling homotopy s: 0 -> 1", hint, goal=goal)
 
 
-def regularised_path(compiled, values, point, min_step, float64=True):
+def regularised_path(compiled, values, point, steps, float64=True):
     """For a symmetric pencil: solve at ``C + i delta`` (Im part definite), then let ``delta -> 0``.
 
     With ``Im C`` semidefinite, adding ``i delta I`` (same sign) keeps the pencil in the Stieltjes
     domain along the whole path, where the physical solution is analytic and unique. At a real
-    point the shift goes to 0 geometrically, ``delta(t) = delta_0 (1 - t) 10^(-DECADES t)``, so
+    point the shift goes to 0 geometrically, ``delta(t) = delta_0 (1 - t) 10^(-D t)`` (``D = steps.decades``), so
     that a point at a distance far below 1 from the spectrum is resolved (``float64=False``
     follows it at 20 digits: beside a nearly double root, e.g. 1e-12 from an edge, float64
     residuals cannot tell the two roots apart). Where the path stalls, the last two accepted
@@ -161,11 +202,11 @@ def regularised_path(compiled, values, point, min_step, float64=True):
 
     sign = stieltjes_sign(compiled, values) or 1
     delta = sign * 1j * (1 + max((abs(v) for v in values[: len(compiled.constants)]), default=0))
-    u0, total = coupling_path(compiled, compiled.shifted(values, delta), point, min_step)
+    u0, total = coupling_path(compiled, compiled.shifted(values, delta), point, steps)
     floats = [as_float(v) for v in values]
 
     # at a complex point the solution at delta = 0 is analytic and away from the real axis: linear
-    decades = DECADES if all(mpmath.im(v) == 0 for v in values) else 0
+    decades = steps.decades if all(mpmath.im(v) == 0 for v in values) else 0
 
     def shift(t):
         return (1 - t) * 10.0 ** (-decades * t)
@@ -181,7 +222,7 @@ def regularised_path(compiled, values, point, min_step, float64=True):
         return t >= 1 or all(sign * mpmath.im(u[n]) <= tolerance for n in diagonal)
 
     u, steps = _follow(compiled, lambda t, exact: (compiled.shifted(values if exact else floats, delta * shift(t)), 1),
-                       u0, point, min_step, "regularisation delta -> 0", hint, float64=float64,
+                       u0, point, steps, "regularisation delta -> 0", hint, float64=float64,
                        admissible=admissible)
     return u, total + steps
 
@@ -228,7 +269,7 @@ def _interpolation(a, b):
     return lambda t: a + t * (b - a)
 
 
-def parameter_path(compiled, start, point, u0, min_step, detour=0, **options):
+def parameter_path(compiled, start, point, u0, steps, detour=0, **options):
     """From the solution ``u0`` at ``start`` to ``point`` (dicts of parameter values, same keys).
 
     A parameter whose two ends are reals of one sign moves on a log scale, others linearly. A
@@ -258,5 +299,5 @@ def parameter_path(compiled, start, point, u0, min_step, detour=0, **options):
         return (f"the equations become singular at {where} (a branch point or a singular parameter value "
                 "between the start and the point)")
 
-    return _follow(compiled, family, u0, point, min_step,
+    return _follow(compiled, family, u0, point, steps,
                    f"path in {', '.join(moving) or 'no parameter'} from the start point", hint, **options)

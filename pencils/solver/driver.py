@@ -6,7 +6,7 @@ from ..exceptions import AdmissibilityError, ConvergenceError, DomainError, Sing
 from ..values import parse_point, to_mpmath
 from .certificate import certify as certify_solution
 from .compiled import as_float, compile_system
-from .continuation import STEP_ITERATIONS, coupling_path, parameter_path, regularised_path
+from .continuation import Steps, coupling_path, parameter_path, regularised_path
 from .newton import GUARD, newton, newton_iteration_count, polish
 from .solution import Solution
 from .verification import verify
@@ -20,8 +20,11 @@ REGULARISED = "coupling homotopy at C + i delta, then delta -> 0"
 SMALL = 1e-3  # a real parameter below this in size is approached from +-1 when the direct path fails
 
 
-def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None, predictor=None, min_step=1e-6,
-          certify=True, second_path=True):
+METHODS = ("auto", "coupling", "regularised")
+
+
+def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None, predictor=None, method="auto",
+          min_step=1e-6, step_iterations=8, step_jump=0.1, certify=True, second_path=True):
     """Solve a Dyson system at a point, on the physical branch, verified and certified.
 
     Parameters
@@ -54,8 +57,24 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
     predictor : sequence, optional
         With ``previous``: a guess of the unknowns at ``at`` (e.g. extrapolated
         from earlier points of a sweep), tried as the first predictor.
+    method : {"auto", "coupling", "regularised"}, optional
+        The continuation from scratch (:mod:`pencils.solver.continuation`).
+        ``"coupling"``: the coupling homotopy, Gaussian terms scaled from 0
+        to 1 at the point. ``"regularised"`` (symmetric pencils with real
+        Gaussian coefficients only): the coupling homotopy at ``C + i delta``,
+        then ``delta -> 0`` inside the Stieltjes domain. ``"auto"`` (default):
+        ``"regularised"`` where it applies, else ``"coupling"``. A warm start
+        (``previous``) or a ``start`` point comes first either way.
     min_step : float, optional
-        The smallest continuation step before giving up (default 1e-6).
+        The smallest continuation step, as a fraction of a path, before
+        giving up (default 1e-6).
+    step_iterations : int, optional
+        Newton iterations allowed per continuation step before the step is
+        retried shorter (default 8).
+    step_jump : float, optional
+        The largest corrector move per step relative to ``1 + |g|``, entry by
+        entry (default 0.1); smaller values follow a path more cautiously
+        past nearby branches.
     certify : bool, optional
         Compute the certificate (default True): ball enclosures of every
         target, proven by the Krawczyk test (:mod:`pencils.solver.certificate`).
@@ -102,6 +121,9 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
     dps = int(dps)
     if dps < 10:
         raise DomainError(f"dps must be at least 10, got {dps}")
+    if method not in METHODS:
+        raise DomainError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    steps = Steps(iterations=step_iterations, jump=step_jump, min_step=min_step)
     compiled = compile_system(system)
     max_iter = newton_iteration_count(dps) if max_iter is None else int(max_iter)
     exact_point = parse_point(at, compiled.symbols, unused=system.pencil.symbols)
@@ -117,7 +139,7 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
                 raise DomainError(f"predictor has {len(predictor)} values for {len(compiled.unknowns)} unknowns")
             try:
                 first_guess = None if predictor is None else [to_mpmath(x) for x in predictor]
-                u, total = parameter_path(compiled, previous.point, point, previous._u, min_step,
+                u, total = parameter_path(compiled, previous.point, point, previous._u, steps,
                                           first_step=1, first_guess=first_guess)
                 u, residual, checks, iterations, work = _polish(compiled, exact_point, point, values, u, dps,
                                                                  max_iter, tol)
@@ -125,7 +147,7 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
             except (ConvergenceError, SingularPointError, AdmissibilityError):
                 u = None  # start afresh
         if u is None:
-            u, total, path, start = _cold_or_from_small(compiled, values, point, at, start, min_step)
+            u, total, path, start = _cold_or_from_small(compiled, values, point, at, start, steps, method)
             try:
                 u, residual, checks, iterations, work = _polish(compiled, exact_point, point, values, u, dps,
                                                                  max_iter, tol)
@@ -133,11 +155,11 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
                 if path != REGULARISED:
                     raise
                 # beside a nearly double root float64 may end between the two roots: again at 20 digits
-                u, total = regularised_path(compiled, values, point, min_step, float64=False)
+                u, total = regularised_path(compiled, values, point, steps, float64=False)
                 u, residual, checks, iterations, work = _polish(compiled, exact_point, point, values, u, dps,
                                                                  max_iter, tol)
         if second_path and not compiled.symmetric and compiled.unknowns:
-            checks = checks + (_second_path(compiled, values, point, u, path, at, start, min_step, previous),)
+            checks = checks + (_second_path(compiled, values, point, u, path, at, start, steps, method, previous),)
     certificate = certify_solution(compiled, exact_point, u, point, work) if certify else None
     return Solution(compiled, point, exact_point, dps, u, residual, total + iterations, checks, path, certificate)
 
@@ -179,19 +201,19 @@ def _polish(compiled, exact_point, point, values, u, dps, max_iter, tol):
     return u, residual, checks, iterations, work
 
 
-def _cold_or_from_small(compiled, values, point, at, start, min_step):
+def _cold_or_from_small(compiled, values, point, at, start, steps, method):
     """``_cold``; where it fails, again from the point with every small parameter raised to +-1.
 
     Returns ``(u, iterations, path, start)`` with the start actually used.
     """
     try:
-        return (*_cold(compiled, values, point, at, start, min_step), start)
+        return (*_cold(compiled, values, point, at, start, steps, method), start)
     except (ConvergenceError, SingularPointError) as exc:
         raised = _small_parameters_raised(compiled, point) if start is None else {}
         if not raised:
             raise
         try:
-            return (*_cold(compiled, values, point, at, raised, min_step), raised)
+            return (*_cold(compiled, values, point, at, raised, steps, method), raised)
         except (ConvergenceError, SingularPointError) as again:
             names = ", ".join(f"{k} = {v}" for k, v in raised.items())
             raise type(again)(
@@ -213,22 +235,28 @@ def _start_point(compiled, at, start):
     return _mpmath_point(parse_point(full, compiled.symbols, unused=compiled.system.pencil.symbols))
 
 
-def _cold(compiled, values, point, at, start, min_step, detour=0, goal=1e-12):
+def _cold(compiled, values, point, at, start, steps, method, detour=0, goal=1e-12):
     """A solution from scratch: from a start point, by the regularised path, or by the coupling homotopy."""
+    regularisable = compiled.symmetric and all(mpmath.im(v) == 0 for v in values[len(compiled.constants):])
+    if method == "regularised" and not regularisable:
+        raise DomainError(
+            "method='regularised' needs a symmetric pencil with real Gaussian coefficients (Im C then decides "
+            "the branch); use method='coupling' or 'auto'"
+        )
     if start is not None:
         start_point = _start_point(compiled, at, start)
         start_values = compiled.evaluate(*start_point.values())
-        u, total = coupling_path(compiled, start_values, start_point, min_step, detour=detour, goal=goal)
-        u, steps = parameter_path(compiled, start_point, point, u, min_step, detour=detour, goal=goal)
-        return u, total + steps, "coupling homotopy at the start point, then the path to the point"
-    if compiled.symmetric and all(mpmath.im(v) == 0 for v in values[len(compiled.constants):]):
-        u, total = regularised_path(compiled, values, point, min_step)
+        u, total = coupling_path(compiled, start_values, start_point, steps, detour=detour, goal=goal)
+        u, more = parameter_path(compiled, start_point, point, u, steps, detour=detour, goal=goal)
+        return u, total + more, "coupling homotopy at the start point, then the path to the point"
+    if regularisable and method != "coupling" and detour == 0:
+        u, total = regularised_path(compiled, values, point, steps)
         return u, total, REGULARISED
-    u, total = coupling_path(compiled, values, point, min_step, detour=detour, goal=goal)
+    u, total = coupling_path(compiled, values, point, steps, detour=detour, goal=goal)
     return u, total, "coupling homotopy s: 0 -> 1"
 
 
-def _second_path(compiled, values, point, u, path, at, start, min_step, previous=None):
+def _second_path(compiled, values, point, u, path, at, start, steps, method, previous=None):
     """Follow other float64 paths to the point; one of them must land on the root ``u``.
 
     The other path is the first one bent into the complex plane, first on one side, then on
@@ -243,11 +271,11 @@ def _second_path(compiled, values, point, u, path, at, start, min_step, previous
     for detour in (-DETOUR, DETOUR):
         try:  # followed to SECOND_GOAL, then Newton in float64 at the point to 1e-12
             if path == "warm start":
-                other, _ = parameter_path(compiled, previous.point, point, previous._u, min_step, detour=detour,
+                other, _ = parameter_path(compiled, previous.point, point, previous._u, steps, detour=detour,
                                           goal=SECOND_GOAL)
             else:
-                other, _, _ = _cold(compiled, values, point, at, start, min_step, detour=detour, goal=SECOND_GOAL)
-            other, _, _ = newton(compiled, floats, [as_float(x) for x in other], point, STEP_ITERATIONS, 1e-12)
+                other, _, _ = _cold(compiled, values, point, at, start, steps, "coupling", detour=detour, goal=SECOND_GOAL)
+            other, _, _ = newton(compiled, floats, [as_float(x) for x in other], point, steps.iterations, 1e-12)
         except (ConvergenceError, SingularPointError, ArithmeticError, ValueError):
             continue
         reached = True
