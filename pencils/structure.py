@@ -15,7 +15,8 @@ involved.
   a Wigner matrix pairs with itself with its size ratio.
 * **Pattern.** The entries of ``G`` that can be non-zero: the greatest
   fixed point of ``P -> struct((C - eta(P))^{-1})``, where the structural
-  inverse is computed with bipartite matchings.
+  inverse is one exact inverse of a random evaluation over a large prime
+  field (generic rank; see ``_structural_inverse``).
 * **Unknowns.** The entries of ``G`` that ``eta`` reads; those a requested
   target does not depend on are pruned.
 
@@ -113,26 +114,57 @@ def spaces(pencil):
     return tuple(components)
 
 
-def _structural_inverse(entries, blocks):
+PRIME = 2**61 - 1  # the field of the generic-rank evaluation of a structural inverse
+DRAWS = 2  # independent random evaluations whose non-zero entries are united
+
+
+def _structural_inverse(entries, blocks, seed=0):
     """Entries (a, b) of the inverse of a matrix with pattern ``entries``, generically non-zero.
 
-    ``(M^{-1})_{ab}`` is generically non-zero iff ``M`` with row ``b`` and column
-    ``a`` removed has a perfect matching.
+    An entry is structurally non-zero iff it is a non-zero rational function of the free
+    entries; by Schwartz–Zippel, a random evaluation over the field of ``PRIME`` elements then
+    makes it non-zero except with probability at most ``n / PRIME`` (``n`` the block count),
+    while a structural zero is zero in every evaluation. One exact inverse mod ``PRIME`` per
+    draw, ``DRAWS`` draws from a fixed seed (reproducible), their non-zero entries united: a
+    missed entry has probability below ``(n / 2^61)^2``. Returns None when the matrix is
+    singular in every draw (structurally singular, with the same probability of error).
+    One ``O(n^3)`` elimination replaces the ``n^2`` bipartite matchings of the definition.
     """
-    def perfect(skip_row=None, skip_col=None):
-        rows = [("r", i) for i in blocks if i != skip_row]
-        graph = nx.Graph()
-        graph.add_nodes_from(rows)
-        graph.add_nodes_from(("c", j) for j in blocks if j != skip_col)
-        graph.add_edges_from(
-            (("r", i), ("c", j)) for (i, j) in entries if i != skip_row and j != skip_col
-        )
-        matching = nx.bipartite.hopcroft_karp_matching(graph, top_nodes=rows)
-        return len(matching) // 2 == len(rows)
+    import random
 
-    if not perfect():
-        return None
-    return frozenset((a, b) for a in blocks for b in blocks if perfect(skip_row=b, skip_col=a))
+    rng = random.Random(seed)
+    n = len(blocks)
+    where = {b: i for i, b in enumerate(blocks)}
+    found, invertible = set(), False
+    for _ in range(DRAWS):
+        M = [[0] * n for _ in range(n)]
+        for i, j in entries:
+            if i in where and j in where:
+                M[where[i]][where[j]] = rng.randrange(1, PRIME)
+        inverse = _inverse_mod(M, PRIME)
+        if inverse is None:
+            continue
+        invertible = True
+        found |= {(blocks[r], blocks[c]) for r in range(n) for c in range(n) if inverse[r][c]}
+    return frozenset(found) if invertible else None
+
+
+def _inverse_mod(M, p):
+    """The inverse of ``M`` over the integers mod the prime ``p`` (Gauss–Jordan), or None if singular."""
+    n = len(M)
+    A = [row[:] + [int(r == c) for c in range(n)] for r, row in enumerate(M)]
+    for col in range(n):
+        pivot = next((r for r in range(col, n) if A[r][col]), None)
+        if pivot is None:
+            return None
+        A[col], A[pivot] = A[pivot], A[col]
+        inv = pow(A[col][col], p - 2, p)
+        A[col] = [x * inv % p for x in A[col]]
+        for r in range(n):
+            if r != col and A[r][col]:
+                f = A[r][col]
+                A[r] = [(x - f * y) % p for x, y in zip(A[r], A[col])]
+    return [row[n:] for row in A]
 
 
 class Structure:

@@ -59,3 +59,49 @@ def test_target_validation(textbook):
     s = Structure(textbook["marchenko_pastur"])
     with pytest.raises(PencilValidationError, match="outside the 2 x 2 pencil"):
         s.check_target((3, 1))
+
+
+# -- the structural inverse against its definition by bipartite matchings -------------------------------------------
+
+def matching_inverse(entries, blocks):
+    """(M^{-1})_ab is generically non-zero iff M without row b and column a has a perfect matching."""
+    import networkx as nx
+
+    def perfect(skip_row=None, skip_col=None):
+        rows = [("r", i) for i in blocks if i != skip_row]
+        graph = nx.Graph()
+        graph.add_nodes_from(rows)
+        graph.add_nodes_from(("c", j) for j in blocks if j != skip_col)
+        graph.add_edges_from((("r", i), ("c", j)) for i, j in entries if i != skip_row and j != skip_col)
+        return len(nx.bipartite.hopcroft_karp_matching(graph, top_nodes=rows)) // 2 == len(rows)
+
+    if not perfect():
+        return None
+    return frozenset((a, b) for a in blocks for b in blocks if perfect(skip_row=b, skip_col=a))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_structural_inverse_equals_the_matching_definition(seed):
+    import random
+
+    from pencils.structure import _structural_inverse
+
+    rng = random.Random(seed)
+    n = rng.randrange(1, 9)
+    density = rng.choice([0.15, 0.3, 0.5])
+    blocks = tuple(sorted(rng.sample(range(12), n)))
+    entries = {(i, j) for i in blocks for j in blocks if rng.random() < density}
+    if seed % 3 == 0:
+        entries |= {(i, i) for i in blocks}
+    assert _structural_inverse(entries, blocks) == matching_inverse(entries, blocks)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_structure_of_random_pencils_is_the_matching_one(seed, monkeypatch):
+    import pencils.structure as structure
+    from pencils.testing import random_pencil
+
+    L = random_pencil(9, 4, seed=seed, off_diagonal_identity=seed % 2 == 0)
+    fast = Structure(L)
+    monkeypatch.setattr(structure, "_structural_inverse", matching_inverse)
+    assert Structure(L).pattern == fast.pattern
