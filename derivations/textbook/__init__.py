@@ -5,6 +5,8 @@
 ``semicircle``            resolvent of a Wigner matrix
 ``wishart_product``       resolvent of ``(W X)(W X)^T``, general ratios
 ``ridge``                 ridge-regression resolvent ``(X X^T + lam)^{-1}``
+``wishart_sum``           ``X1 X1^T + X2 X2^T``: a block symmetry, found
+``wishart_average``       ``sum_j X_j X_j^T / m``, block 2 replicated ``m`` times
 ========================  ================================================
 
 >>> from pencils import load
@@ -16,7 +18,7 @@ from pathlib import Path
 
 __all__ = ["NAMES", "path"]
 
-NAMES = ("marchenko_pastur", "semicircle", "wishart_product", "ridge")
+NAMES = ("marchenko_pastur", "semicircle", "wishart_product", "ridge", "wishart_sum", "wishart_average")
 
 
 def path(name):
