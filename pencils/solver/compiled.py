@@ -239,5 +239,18 @@ def _is_symmetric(pencil):
 
 
 def as_float(x):
-    """An mpmath (or Python) number as a Python float, or complex when its imaginary part is non-zero."""
+    """An mpmath (or Python) number as a Python float, or complex when its imaginary part is non-zero.
+
+    >>> as_float(mpmath.mpc(2, 0)), as_float(mpmath.mpf(1) / 4), as_float(1 + 2j), as_float(3)
+    (2.0, 0.25, (1+2j), 3.0)
+    """
+    kind = type(x)
+    if kind is float:
+        return x
+    if kind is mpmath.mpf or kind is int:
+        return float(x)
+    if kind is complex:
+        return x if x.imag else x.real
+    if kind is mpmath.mpc:  # the hot path of every float64 continuation step
+        return complex(x) if x.imag else float(x.real)
     return float(mpmath.re(x)) if mpmath.im(x) == 0 else complex(x)
