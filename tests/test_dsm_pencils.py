@@ -130,3 +130,17 @@ def test_replicated_monte_carlo():
     mc = monte_carlo(L, point, N=120, seeds=6, targets=blocks)
     for block in blocks:
         assert abs(float(theory[block]) - mc.mean[block]) < 4 * mc.stderr[block] + 3 / 120, block
+
+
+@pytest.mark.slow
+def test_replicated_pencil_equals_the_explicit_pencil_at_m_16():
+    # the 53-block explicit pencil is solvable since its symmetry is found automatically (35 generators
+    # of S_16 acting on the samples; 10 unknowns instead of 802)
+    replicated = DysonSystem(dsm_pencil("m"), target=list(targets("m").values()))
+    explicit = DysonSystem(dsm_pencil(16), target=list(targets(16).values()))
+    assert len(explicit.unknowns) == 10
+    point = at(replicated.pencil, m=16)
+    first = solve(replicated, point, dps=30)
+    second = solve(explicit, {k: v for k, v in point.items() if k != "m"}, dps=30)
+    for a, b in zip(replicated.targets, explicit.targets):
+        assert abs(first[a] - second[b]) < mpmath.mpf(10) ** -27 * max(1, abs(second[b]))
