@@ -33,6 +33,7 @@ import sympy as sp
 from .exceptions import EliminationError, PencilValidationError
 from .parsing import substitutions
 from .reduction import Reduction
+from .structure import check_target
 
 __all__ = ["DysonSystem", "entry_symbol"]
 
@@ -90,7 +91,7 @@ class DysonSystem:
         targets = [target] if _is_pair(target) else list(target)
         if not targets:
             raise PencilValidationError("at least one target entry is needed")
-        zero_based = [_check_target(t, pencil.k) for t in targets]
+        zero_based = [check_target(t, pencil.k) for t in targets]
         self.reduction = reduction = Reduction(pencil, zero_based, symmetry=symmetry)
         self.structure = reduction.structure
         self.targets = tuple(_one_based(t) for t in zero_based)
@@ -436,17 +437,6 @@ class DysonSystem:
             f"DysonSystem({len(self.unknowns)} unknowns {', '.join(map(str, (self.symbols[u] for u in self.unknowns)))}; "
             f"targets {', '.join(map(str, (self.symbols[t] for t in self.targets)))})"
         )
-
-
-def _check_target(target, k):
-    """Validate a 1-based target ``(i, j)``; return it 0-based."""
-    try:
-        i, j = (int(x) for x in target)
-    except (TypeError, ValueError):
-        raise PencilValidationError(f"a target is a pair of block indices (i, j), got {target!r}") from None
-    if not (1 <= i <= k and 1 <= j <= k):
-        raise PencilValidationError(f"target ({i}, {j}) is outside the {k} x {k} pencil")
-    return (i - 1, j - 1)
 
 
 def _one_based(entry):

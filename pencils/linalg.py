@@ -41,7 +41,8 @@ except ImportError:  # mpmath numbers then use the Python elimination; no balls 
 else:
     _BALLS = frozenset({arb, acb})
 
-__all__ = ["GUARD_BITS", "zeros", "identity", "inverse", "solve", "solve_columns", "matmul", "add", "sub", "scaled"]
+__all__ = ["GUARD_BITS", "zeros", "identity", "inverse", "solve", "solve_columns", "matmul", "add", "sub", "scaled",
+           "exactly_zero"]
 
 GUARD_BITS = 16
 """Bits beyond ``mpmath.mp.prec`` carried by flint for mpmath inputs."""
@@ -248,7 +249,7 @@ def solve_columns(A, vectors):
     return [list(col) for col in zip(*X)]
 
 
-def _exactly_zero(x):
+def exactly_zero(x):
     """Whether ``x`` is exactly 0; for a ball, not merely possibly 0.
 
     (For python-flint balls ``x != 0`` is False as soon as the ball contains 0:
@@ -264,9 +265,9 @@ def _product(A, B):
     for row in A:
         out = [0] * width
         for k, a in enumerate(row):
-            if not _exactly_zero(a):
+            if not exactly_zero(a):
                 for j, b in enumerate(B[k]):
-                    if not _exactly_zero(b):
+                    if not exactly_zero(b):
                         out[j] += a * b
         product.append(out)
     return product

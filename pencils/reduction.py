@@ -186,7 +186,6 @@ class Reduction:
         self.pattern = frozenset(class_of(i, j) for i, j in structure._pattern)
         needed = structure.needed([explicit(t) for t in self.targets])
         self.unknowns = tuple(sorted({class_of(i, j) for i, j in needed}, key=_order))
-        self.orbit_sizes = {}
 
         # the spaces of the instance, up to permutations of the copies
         joined, single = [], []

@@ -44,7 +44,7 @@ import sympy as sp
 
 from .exceptions import PencilValidationError, StructureError
 
-__all__ = ["Structure", "CovarianceTerm", "spaces"]
+__all__ = ["Structure", "CovarianceTerm", "spaces", "check_target"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,21 @@ class CovarianceTerm:
         (i, i2), (j, j2) = self.out, self.read
         factor = "" if self.coefficient == 1 else f"{self.coefficient}*"
         return f"eta_{i + 1}{i2 + 1} += {factor}g_{j + 1}{j2 + 1}"
+
+
+def check_target(target, k):
+    """Validate a 1-based target ``(i, j)`` of a pencil of ``k`` blocks per row; return it 0-based.
+
+    >>> check_target((1, 2), 3)
+    (0, 1)
+    """
+    try:
+        i, j = (int(x) for x in target)
+    except (TypeError, ValueError):
+        raise PencilValidationError(f"a target is a pair of block indices (i, j), got {target!r}") from None
+    if not (1 <= i <= k and 1 <= j <= k):
+        raise PencilValidationError(f"target ({i}, {j}) is outside the {k} x {k} pencil")
+    return (i - 1, j - 1)
 
 
 def spaces(pencil):
@@ -290,12 +305,5 @@ class Structure:
         return tuple(sorted(u for u in needed if u in set(self._unknowns)))
 
     def check_target(self, target):
-        """Validate a 1-based target ``(i, j)``; return it 0-based."""
-        try:
-            i, j = (int(x) for x in target)
-        except (TypeError, ValueError):
-            raise PencilValidationError(f"a target is a pair of block indices (i, j), got {target!r}")
-        k = self.pencil.k
-        if not (1 <= i <= k and 1 <= j <= k):
-            raise PencilValidationError(f"target ({i}, {j}) is outside the {k} x {k} pencil")
-        return (i - 1, j - 1)
+        """Validate a 1-based target ``(i, j)``; return it 0-based (see :func:`check_target`)."""
+        return check_target(target, self.pencil.k)

@@ -59,35 +59,32 @@ def _graph(pencil):
     return graph
 
 
-def _refine(graphs):
-    """Colour refinement (1-dimensional Weisfeiler–Leman) of several graphs with one palette.
+def _refine(graph):
+    """Colour refinement (1-dimensional Weisfeiler–Leman) of a labelled graph: ``{node: colour}``.
 
     A node's colour becomes its old colour and the multiset of (edge label, direction, colour)
-    of its neighbours, until no class splits. Isomorphisms map nodes to nodes of the same colour,
-    so the colours prune the matcher; different colour counts prove that there is none.
+    of its neighbours, until no class splits. Automorphisms that fix the marked nodes keep the
+    colours, so the colours prune the matcher.
     """
-    colours = [{v: g.nodes[v]["label"] for v in g} for g in graphs]
+    colour = {v: graph.nodes[v]["label"] for v in graph}
     count = None
     while True:
         palette = {}
-        new = []
-        for g, colour in zip(graphs, colours):
-            refined = {}
-            for v in g:
-                signature = (
-                    colour[v],
-                    tuple(sorted((d["label"], 1, palette_key(colour[u])) for u, _, d in g.in_edges(v, data=True))),
-                    tuple(sorted((d["label"], 0, palette_key(colour[w])) for _, w, d in g.out_edges(v, data=True))),
-                )
-                refined[v] = palette.setdefault(signature, len(palette))
-            new.append(refined)
-        colours = new
+        refined = {}
+        for v in graph:
+            signature = (
+                colour[v],
+                tuple(sorted((d["label"], 1, _sortable(colour[u])) for u, _, d in graph.in_edges(v, data=True))),
+                tuple(sorted((d["label"], 0, _sortable(colour[w])) for _, w, d in graph.out_edges(v, data=True))),
+            )
+            refined[v] = palette.setdefault(signature, len(palette))
+        colour = refined
         if len(palette) == count:
-            return colours
+            return colour
         count = len(palette)
 
 
-def palette_key(colour):
+def _sortable(colour):
     """A sortable key of a colour (a label tuple at first, an integer after one round)."""
     return (0, colour) if isinstance(colour, int) else (1, str(colour))
 
@@ -120,7 +117,7 @@ def block_symmetries(pencil):
         marked = graph.copy()
         for n, f in enumerate(fixed):
             marked.nodes[("b", f)]["label"] = marked.nodes[("b", f)]["label"] + (("mark", n),)
-        (colour,) = _refine([marked])
+        colour = _refine(marked)
         if len({colour[("b", i)] for i in range(k)}) == k:
             break  # every block is told apart: only the identity fixes b_0 .. b_{l-1}
         candidates = [j for j in range(k) if j != b and colour[("b", j)] == colour[("b", b)]]

@@ -173,7 +173,7 @@ class CompiledSystem:
         inv0 = self.inverses(self.matrices(values, u), point, u)
         J = self.jacobian(values, inv0)
         order = max((len(d) for d in directions), default=0)
-        if any(not _exactly_zero(d[k][w]) for d in directions for k in range(len(d)) for w in self.weights):
+        if any(not linalg.exactly_zero(d[k][w]) for d in directions for k in range(len(d)) for w in self.weights):
             raise DomainError(
                 "the readouts of this system (replicated blocks) depend on that parameter, the replica "
                 "count: derivatives in it are not available"
@@ -215,11 +215,6 @@ class CompiledSystem:
         if key not in self._functions:
             self._functions[key] = ball_function(self.symbols, self._expressions_of(derivative))
         return self._functions[key]
-
-
-def _exactly_zero(x):
-    """Whether ``x`` is exactly 0 (for a ball: not merely possibly 0)."""
-    return x.is_zero() if hasattr(x, "is_zero") else x == 0
 
 
 def _is_symmetric(pencil):
