@@ -148,12 +148,13 @@ def smallest_system(m, points, runs):
                 point = lambda *x: [*x, p, lam_v, 0, *rest]  # noqa: E731
                 u = list(mpmath.findroot(lambda *x: f(*point(*x)), u, J=lambda *x: jac(*point(*x)),
                                          tol=mpmath.mpf(10) ** (-2 * dps), maxsteps=50))
-                J = mpmath.matrix(jac(*point(*u)))
-                for column in dparam(*point(*u)):  # implicit derivatives du/dlam, du/dzeta
+                at = point(*u)
+                J = mpmath.matrix(jac(*at))
+                tvals(*at)  # the targets, then their derivatives dt/dx = dT/du du/dx + dT/dx
+                T_u, T_x = tjac(*at), tparam(*at)
+                for column, direct in zip(dparam(*at), T_x):  # implicit derivatives in lam, zeta
                     du = mpmath.lu_solve(J, -mpmath.matrix(column))
-                    tvals(*point(*u))
-                    [sum(a * b for a, b in zip(row, du)) for row in tjac(*point(*u))]
-                tparam(*point(*u))
+                    [sum(a * b for a, b in zip(row, du)) + d for row, d in zip(T_u, direct)]
             runs_time.append((time.perf_counter() - begin) / len(values))
     return dict(setup=setup, per_point=statistics.median(runs_time), unknowns=len(unknowns))
 
