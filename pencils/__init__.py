@@ -2,25 +2,27 @@
 
 The flow, one module per step:
 
-========================  ====================================================
-:mod:`pencils.matrices`   dimension ratios, Gaussian and Wigner matrices
-:mod:`pencils.pencil`     the :class:`Pencil` and its validation
-:mod:`pencils.replicas`   blocks repeated a symbolic number of times
-:mod:`pencils.io`         the readable text format of pencils
-:mod:`pencils.structure`  spaces, covariance map, sparsity, unknowns (networkx)
-:mod:`pencils.reduction`  the small blocks that are inverted, readouts of ``G``
-:mod:`pencils.dyson`      the reduced Dyson system (SymPy) and elimination
-:mod:`pencils.latex`      LaTeX of pencils and systems
-:mod:`pencils.parsing`    the whitelist parser of expressions and numbers
-:mod:`pencils.values`     parameter values: exact, then at an explicit precision
-:mod:`pencils.balls`      ball arithmetic (python-flint) for certificates
-:mod:`pencils.linalg`     small dense linear algebra for any number type
-:mod:`pencils.solver`     continuation, Newton, verification, certificate, derivatives
-:mod:`pencils.sweep`      warm-started sweeps, tables with provenance
-:mod:`pencils.montecarlo` finite-N simulation, linearisation check
-:mod:`pencils.testing`    random well-posed pencils for tests
-:mod:`pencils.cli`        the ``pencils`` command
-========================  ====================================================
+============================= ====================================================
+:mod:`pencils.matrices`       dimension ratios, Gaussian and Wigner matrices
+:mod:`pencils.pencil`         the :class:`Pencil` and its validation
+:mod:`pencils.replicas`       blocks repeated a symbolic number of times
+:mod:`pencils.io`             the readable text format of pencils
+:mod:`pencils.linearization`  the pencil of a rational expression in random matrices
+:mod:`pencils.structure`      spaces, covariance map, sparsity, unknowns (networkx)
+:mod:`pencils.reduction`      the small blocks that are inverted, readouts of ``G``
+:mod:`pencils.dyson`          the reduced Dyson system (SymPy) and elimination
+:mod:`pencils.latex`          LaTeX of pencils and systems
+:mod:`pencils.parsing`        the whitelist parser of expressions and numbers
+:mod:`pencils.values`         parameter values: exact, then at an explicit precision
+:mod:`pencils.balls`          ball arithmetic (python-flint) for certificates
+:mod:`pencils.linalg`         small dense linear algebra for any number type
+:mod:`pencils.solver`         continuation, Newton, verification, certificate, derivatives
+:mod:`pencils.traces`        limits of normalised traces of rational expressions
+:mod:`pencils.sweep`          warm-started sweeps, tables with provenance
+:mod:`pencils.montecarlo`     finite-N simulation, linearisation check
+:mod:`pencils.testing`        random well-posed pencils for tests
+:mod:`pencils.cli`            the ``pencils`` command
+============================= ====================================================
 """
 
 from .dyson import DysonSystem
@@ -30,6 +32,7 @@ from .exceptions import (
     ConvergenceError,
     DomainError,
     EliminationError,
+    LinearizationError,
     MonteCarloError,
     ParseError,
     PencilFormatError,
@@ -40,18 +43,21 @@ from .exceptions import (
     StructureError,
 )
 from .io import dumps, load, loads, save
+from .linearization import Linearization, linearize
 from .matrices import GaussianMatrix, WignerMatrix, ratio, ratios
 from .pencil import Pencil
 from .reduction import Reduction
 from .replicas import Replicas
 from .solver import Solution, solve
 from .structure import Structure
+from .traces import Trace, trace
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AdmissibilityError", "CertificationError", "ConvergenceError", "DomainError", "DysonSystem", "EliminationError",
-    "GaussianMatrix", "MonteCarloError", "ParseError", "Pencil", "PencilFormatError", "PencilValidationError",
-    "PencilsError", "Reduction", "Replicas", "SingularPointError", "Solution", "SolverError", "Structure", "StructureError",
-    "WignerMatrix", "dumps", "load", "loads", "ratio", "ratios", "save", "solve",
+    "AdmissibilityError", "CertificationError", "ConvergenceError", "DomainError", "DysonSystem",
+    "EliminationError", "GaussianMatrix", "Linearization", "LinearizationError", "MonteCarloError",
+    "ParseError", "Pencil", "PencilFormatError", "PencilValidationError", "PencilsError", "Reduction",
+    "Replicas", "SingularPointError", "Solution", "SolverError", "Structure", "StructureError", "Trace",
+    "WignerMatrix", "dumps", "linearize", "load", "loads", "ratio", "ratios", "save", "solve", "trace",
 ]

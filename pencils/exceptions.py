@@ -18,6 +18,7 @@ __all__ = [
     "AdmissibilityError",
     "MonteCarloError",
     "CertificationError",
+    "LinearizationError",
 ]
 
 
@@ -119,3 +120,7 @@ class CertificationError(PencilsError, ArithmeticError):
     A certificate that merely *fails* (the interval test does not close) is not an
     error: the result is then reported as uncertified, with the reason.
     """
+
+
+class LinearizationError(PencilsError, ValueError):
+    """An expression cannot be linearised (not rational in the random matrices, mismatched shapes)."""

@@ -25,7 +25,7 @@ import sympy as sp
 from .exceptions import PencilValidationError
 from .parsing import as_sympy
 
-__all__ = ["ratio", "ratios", "RandomMatrix", "GaussianMatrix", "WignerMatrix", "TransposedMatrix"]
+__all__ = ["ratio", "ratios", "RandomMatrix", "GaussianMatrix", "WignerMatrix", "TransposedMatrix", "transpose"]
 
 
 def ratio(name):
@@ -213,3 +213,33 @@ class TransposedMatrix(RandomMatrix):
 
     def _latex(self, printer):
         return printer._print(self._base) + "^{\\top}"
+
+
+def transpose(expr):
+    """The transpose of a matrix expression in random matrices.
+
+    Sums transpose termwise, products in reverse order, powers and inverses
+    factor by factor; scalars are unchanged.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> X, Y = GaussianMatrix("X", 1, 2), GaussianMatrix("Y", 2, 1)
+    >>> transpose(3 * X * Y + 1)
+    1 + 3*Y.T*X.T
+    >>> transpose((1 + X * X.T) ** -1)
+    (1 + X*X.T)**(-1)
+    """
+    expr = sp.sympify(expr)
+    if expr.is_commutative:
+        return expr
+    if isinstance(expr, RandomMatrix):
+        return expr.T
+    if isinstance(expr, sp.Add):
+        return sp.Add(*(transpose(t) for t in expr.args))
+    if isinstance(expr, sp.Mul):
+        c, factors = expr.args_cnc()
+        return sp.Mul(*c) * sp.Mul(*(transpose(f) for f in reversed(factors)))
+    if isinstance(expr, sp.Pow):
+        return sp.Pow(transpose(expr.base), expr.exp)
+    raise PencilValidationError(f"cannot transpose {expr}: not a sum, product or power of random matrices")

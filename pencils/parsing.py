@@ -33,8 +33,9 @@ underscore are refused.
 ``a ** b``         power, right-associative and tighter than the unary sign:
                    ``-x**2`` is ``-(x**2)``, ``2**-1`` is ``1/2``,
                    ``2**3**2`` is ``2**9``
-``a.T``            transpose, on a name or a parenthesised expression: the
-                   object's own ``.T`` (a random matrix); a scalar has none
+``a.T``            transpose, on a name or a parenthesised expression: a
+                   random matrix's own ``.T``, or of a matrix expression
+                   (:func:`pencils.matrices.transpose`); a scalar has none
 ``f(a, ...)``      call of a whitelisted function
 ``( ... )``        grouping
 =================  ===========================================================
@@ -353,6 +354,10 @@ class _Parser:
             if getattr(value, "is_commutative", False):
                 raise self.fail(f"{self.text[start:token.start].strip()} is a scalar: it has no transpose", token.start)
             transpose = getattr(value, "T", None)
+            if transpose is None and getattr(value, "is_commutative", True) is False:
+                from .matrices import transpose as transpose_expression
+
+                transpose = transpose_expression(value)
             if transpose is None:
                 raise self.fail(
                     f"{self.text[start:token.start].strip()} has no transpose ('.T' applies to a random matrix)",
