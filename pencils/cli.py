@@ -3,6 +3,8 @@
 ``pencils equations FILE``   the Dyson system of a pencil file (text, LaTeX or JSON)
 ``pencils solve FILE``       a verified high-precision solution, derivatives, sweeps
 ``pencils check FILE``       theory against a finite-N Monte Carlo
+``pencils linearize EXPR``   the pencil of a rational matrix expression, as a pencil file
+``pencils trace EXPR``       the limit of a normalised trace of a matrix expression
 ``pencils curve MODEL``      learning curves of a model in :mod:`derivations`
 ``pencils figure MODEL``     the figures of a model in :mod:`derivations`
 ``pencils validate MODEL``   theory against simulation for a model in :mod:`derivations`
@@ -25,7 +27,11 @@ import sympy as sp
 from . import __version__
 from .dyson import DysonSystem
 from .exceptions import PencilsError
-from .io import load
+from .io import dumps, load
+from .linearization import linearize
+from .matrices import GaussianMatrix, WignerMatrix, ratio
+from .parsing import names_in, parse_expression
+from .traces import METHODS as TRACE_METHODS, trace
 from .latex import latex_document, system_latex
 from .montecarlo import monte_carlo
 from .output import CSVSink, DocumentSink, RecordWriter, Terminated, interruption, json_document
@@ -55,6 +61,14 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 MIN_DPS, MAX_DPS = 10, 10_000
+EXPRESSION_EXAMPLES = {
+    "linearize": """examples:
+  pencils linearize "(z - X*X.T)**-1" --matrix X:gaussian:1,psi
+  pencils linearize "(X*X.T + lam)**-1 * X*X.T" --matrix X:gaussian:1,psi --param lam=positive --out r.pencil""",
+    "trace": """examples:
+  pencils trace "(z - X*X.T)**-1" --matrix X:gaussian:1,psi --at z=-1 psi=0.5
+  pencils trace "(X*X.T + lam)**-2" --matrix X:gaussian:1,psi --at lam=1 psi=2 --dps 50 --derivative lam""",
+}
 
 
 def dps_option(text):
@@ -284,6 +298,94 @@ def _check(args):
     return 0 if disagree == 0 else 1
 
 
+def _declarations(args):
+    """Matrices (``--matrix``), ratios (names in their shapes) and parameters of an expression command."""
+    types = dict(args.param or [])
+    ratios, parameters, matrices = {}, {}, {}
+    for spec in args.matrix or []:
+        parts = spec.split(":")
+        if len(parts) not in (3, 4) or not parts[0].isidentifier() or parts[1] not in ("gaussian", "wigner"):
+            raise UsageError(f"--matrix {spec!r}: expected NAME:gaussian:ROWS,COLS[:VARIANCE] or "
+                             "NAME:wigner:SIZE[:VARIANCE]")
+        name, kind, shape = parts[:3]
+        dims = shape.split(",")
+        if len(dims) != (2 if kind == "gaussian" else 1):
+            raise UsageError(f"--matrix {spec!r}: a {kind} matrix needs {'ROWS,COLS' if kind == 'gaussian' else 'SIZE'}")
+        for text in dims:
+            for n in names_in(text, where=f"--matrix {name}"):
+                ratios.setdefault(n, ratio(n))
+        dims = [parse_expression(t, ratios, where=f"shape of {name}") for t in dims]
+        variance = sp.Integer(1)
+        if len(parts) == 4:
+            for n in names_in(parts[3], where=f"variance of {name}"):
+                if n not in ratios:
+                    parameters.setdefault(n, _parameter(n, types.get(n)))
+            variance = parse_expression(parts[3], ratios | parameters, where=f"variance of {name}")
+        if name in matrices or name in ratios or name in parameters:
+            raise UsageError(f"--matrix {spec!r}: the name {name} is used twice")
+        matrices[name] = (GaussianMatrix(name, *dims, variance=variance) if kind == "gaussian"
+                          else WignerMatrix(name, dims[0], variance=variance))
+    for n in names_in(args.expression, where="the expression"):
+        if n not in matrices and n not in ratios:
+            parameters.setdefault(n, _parameter(n, types.get(n)))
+    unknown = set(types) - set(parameters)
+    if unknown:
+        raise UsageError(f"--param {', '.join(sorted(unknown))}: not a parameter of the expression")
+    return list(matrices.values()), list(parameters.values())
+
+
+PARAMETER_TYPES = {"complex": {}, "real": {"real": True}, "positive": {"positive": True}}
+
+
+def _parameter(name, kind):
+    if kind is not None and kind not in PARAMETER_TYPES:
+        raise UsageError(f"--param {name}={kind}: the type is one of {', '.join(PARAMETER_TYPES)}")
+    return sp.Symbol(name, **PARAMETER_TYPES[kind or "complex"])
+
+
+def _linearize(args):
+    matrices, parameters = _declarations(args)
+    lin = linearize(args.expression, matrices=matrices, parameters=parameters, name=args.pencil_name or "")
+    text = dumps(lin.pencil)
+    header = (f"# block ({lin.block[0]}, {lin.block[1]}) of the inverse of this pencil is {lin.expression}\n"
+              f"# {lin.blocks} blocks ({lin.raw_blocks} before reduction); check on random matrices: relative "
+              f"error {lin.check.relative_error:.1e}\n")
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(header + text)
+        _say(f"wrote {args.out}: block ({lin.block[0]}, {lin.block[1]}) of a {lin.blocks}-block pencil")
+    else:
+        print(header + text, end="")
+    return 0
+
+
+def _trace(args):
+    matrices, parameters = _declarations(args)
+    result = trace(args.expression, dict(args.at or []), dps=args.dps, method=args.method, matrices=matrices,
+                   parameters=parameters)
+    value = full_string(result.value, args.dps)
+    derivatives = {}
+    for w in args.derivative or []:
+        with mpmath.workdps(args.dps + GUARD):
+            derivatives[f"d/d{w}"] = full_string(result.derivative(w), args.dps)
+    if args.json:
+        print(json.dumps({
+            "expression": str(result.expression), "value": value, "certified_digits": result.certified_digits,
+            "dps": args.dps, "method": result.method, "description": result.description,
+            "derivatives": derivatives, "checks": list(result.solution.checks),
+            "pencil_sha256": result.linearization.pencil.fingerprint(),
+        }, indent=1))
+        return 0
+    proof = f"{result.certified_digits} digits certified" if result.certified else "NOT certified"
+    print(f"tau = {value}   # {proof}")
+    for key, v in derivatives.items():
+        print(f"{key} tau = {v}")
+    print(f"# (1/N) E tr {result.expression} as N -> oo; {result.description}")
+    if not result.certified:
+        print(f"# NOT certified: {result.solution.uncertified_reason}")
+    return 0
+
+
 def _c(x):
     return f"{x.real:.10g}" if x.imag == 0 else f"{x.real:.6g}{x.imag:+.6g}j"
 
@@ -334,6 +436,32 @@ def parser():
     c.add_argument("--seeds", type=positive_int, default=20, help="independent draws (default 20)")
     c.add_argument("--seed", type=int, default=0)
     c.set_defaults(run=_check)
+
+    for command, text, run in (("linearize", "the pencil of a rational matrix expression", _linearize),
+                               ("trace", "the limit of (1/N) E tr of a rational matrix expression", _trace)):
+        x = sub.add_parser(command, help=text, formatter_class=argparse.RawDescriptionHelpFormatter,
+                           epilog=EXPRESSION_EXAMPLES[command])
+        x.add_argument("expression", help="the matrix expression: sums, products, A.T, (A)**-1, scalars "
+                                          "(multiples of the identity); read by the whitelist parser")
+        x.add_argument("--matrix", action="append", metavar="SPEC",
+                       help="NAME:gaussian:ROWS,COLS[:VARIANCE] or NAME:wigner:SIZE[:VARIANCE]; shapes are "
+                            "ratios of N (names in them are ratios); entries have variance VARIANCE/N "
+                            "(default 1); repeatable")
+        x.add_argument("--param", type=_assignment, action="append", metavar="NAME=TYPE",
+                       help="type of a parameter: complex (default), real or positive; repeatable")
+        if command == "linearize":
+            x.add_argument("--out", help="write the pencil file here (default: standard output)")
+            x.add_argument("--name", dest="pencil_name", help="the name stored in the pencil file")
+        else:
+            x.add_argument("--at", type=_assignment, nargs="+", action="extend", default=[],
+                           help="NAME=VALUE for every parameter and ratio")
+            x.add_argument("--dps", type=dps_option, default=30, help="decimal digits, 10 to 10000 (default 30)")
+            x.add_argument("--method", choices=TRACE_METHODS, default="auto",
+                           help="pencil: one pencil; derivative: a repeated inverse as a derivative of a smaller "
+                                "pencil; auto (default): the smaller")
+            x.add_argument("--derivative", action="append", metavar="NAME", help="also d tau / d NAME; repeatable")
+            x.add_argument("--json", action="store_true", help="JSON output")
+        x.set_defaults(run=run)
 
     for command, text in (("curve", "learning curves of a model"), ("figure", "the figures of a model"),
                           ("validate", "theory against simulation for a model")):

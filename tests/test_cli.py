@@ -197,3 +197,49 @@ def sandbox(tmp_path, monkeypatch):
 def test_injections_through_the_command_line_are_refused(capsys, sandbox, argv, text):
     status, out, err = run(capsys, *[a.format(text) if isinstance(a, str) else a for a in argv])
     assert status == 2 and "Traceback" not in err and err.startswith("pencils: error")
+
+
+def test_linearize_writes_a_pencil_file_that_solves(capsys, tmp_path):
+    out_file = tmp_path / "mp.pencil"
+    status, _, err = run(capsys, "linearize", "(z - X*X.T)**-1", "--matrix", "X:gaussian:1,psi",
+                         "--out", out_file)
+    assert status == 0 and "block (1, 1) of a 2-block pencil" in err
+    status, out, _ = run(capsys, "solve", out_file, "--at", "z=-1", "psi=0.5", "--json")
+    # Marchenko-Pastur at z = -1, psi = 1/2: g^2 - g/2 - 1 = 0, the negative root (1 - sqrt(17))/4
+    assert status == 0 and json.loads(out)["values"]["g11"].startswith("-0.78077640640441513745535246399")
+
+
+def test_linearize_to_standard_output_states_the_block(capsys):
+    status, out, _ = run(capsys, "linearize", "X.T*(X*X.T + lam)**-1*X", "--matrix", "X:gaussian:1,psi",
+                         "--param", "lam=positive", "--name", "push")
+    assert status == 0 and out.startswith("# block (1, 2) of the inverse") and 'name = "push"' in out
+    assert 'lam = "positive"' in out
+
+
+def test_trace_prints_a_certified_value_and_the_method(capsys):
+    # (1/N) tr (X X^T + 1)^{-2} at psi = 2 is (sqrt(2) - 1)/2 (derivative of the ridge transform)
+    status, out, _ = run(capsys, "trace", "(X*X.T + lam)**-2", "--matrix", "X:gaussian:1,psi",
+                         "--at", "lam=1", "psi=2", "--dps", "40", "--json")
+    data = json.loads(out)
+    assert status == 0 and data["method"] == "derivative" and data["certified_digits"] >= 40
+    assert data["value"].startswith("0.2071067811865475244008443621048490392848")
+
+
+def test_trace_of_a_wigner_moment(capsys):
+    status, out, _ = run(capsys, "trace", "W*W*W*W", "--matrix", "W:wigner:1:s**2", "--param", "s=positive",
+                         "--at", "s=0.5")
+    assert status == 0 and out.startswith("tau = 0.125")      # 2 s^4 (Catalan number C_2)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["trace", "X", "--matrix", "X:gaussian:1,psi"], "needs a square matrix"),
+    (["trace", "X*X.T", "--matrix", "X:gaussian:1"], "a gaussian matrix needs ROWS,COLS"),
+    (["trace", "X*X.T", "--matrix", "X:normal:1,1"], "expected NAME:gaussian:ROWS,COLS"),
+    (["linearize", "X*X.T", "--matrix", "X:gaussian:1,psi", "--param", "lam=positive"], "not a parameter"),
+    (["linearize", "X*X.T", "--matrix", "X:gaussian:1,psi", "--matrix", "X:gaussian:1,1"], "used twice"),
+    (["linearize", "(X*X.T)**0.5", "--matrix", "X:gaussian:1,psi"], "only integer powers"),
+    (["linearize", "X*os.system", "--matrix", "X:gaussian:1,psi"], "attribute access is refused"),
+])
+def test_expression_commands_refuse_bad_input(capsys, argv, message):
+    status, _, err = run(capsys, *argv)
+    assert status == 2 and message in err
