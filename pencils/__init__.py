@@ -44,7 +44,7 @@ from .exceptions import (
 )
 from .io import dumps, load, loads, save
 from .linearization import Linearization, linearize
-from .matrices import GaussianMatrix, WignerMatrix, ratio, ratios
+from .matrices import GaussianMatrix, WignerMatrix, ratio, ratios, transpose
 from .pencil import Pencil
 from .reduction import Reduction
 from .replicas import Replicas
@@ -60,4 +60,5 @@ __all__ = [
     "ParseError", "Pencil", "PencilFormatError", "PencilValidationError", "PencilsError", "Reduction",
     "Replicas", "SingularPointError", "Solution", "SolverError", "Structure", "StructureError", "Trace",
     "WignerMatrix", "dumps", "linearize", "load", "loads", "ratio", "ratios", "save", "solve", "trace",
+    "transpose",
 ]

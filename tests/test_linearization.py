@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derivations.textbook import path
-from pencils import GaussianMatrix, LinearizationError, ParseError, WignerMatrix, linearize, load, ratio
+from pencils import GaussianMatrix, LinearizationError, ParseError, WignerMatrix, linearize, load, ratio, trace
 from pencils.linearization import _Reducer, shape_of
 from pencils.matrices import transpose
 from pencils.montecarlo import assemble
 
-from expression_trees import POINT, Trees
+from expression_trees import POINT, Trees, dimension
 
 z, lam = sp.Symbol("z"), sp.Symbol("lam", positive=True)
 psi, phi = ratio("psi"), ratio("phi")
@@ -156,3 +156,28 @@ def test_the_check_can_be_skipped_and_is_reported():
     pencil, block = lin
     assert pencil is lin.pencil and block == lin.block
     assert "3 x 3 pencil" in repr(lin)
+
+
+BIAS = 1.0  # allowance BIAS / N for the O(1/N) finite-N bias of normalised traces (see tests/test_montecarlo.py)
+
+
+@pytest.mark.slow
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(seed=st.integers(0, 10**6), depth=st.integers(1, 4))
+def test_random_traces_agree_with_monte_carlo(seed, depth):
+    """The Dyson value of (1/N) tr expr against the expression itself, sampled: |diff| <= 4 se + BIAS/N."""
+    trees = Trees(seed)
+    node = trees.expression(depth, square=True)
+    if node.expr.is_commutative:
+        return
+    used = {str(s) for s in node.expr.free_symbols} | {
+        str(s) for m in node.expr.atoms(GaussianMatrix) for s in m.rows.free_symbols | m.cols.free_symbols}
+    theory = complex(trace(node.expr, {k: v for k, v in POINT.items() if k in used}, dps=20).value)
+    N, draws = 120, 10
+    samples = []
+    for draw in range(draws):
+        value = node.value(trees.draw(N, np.random.default_rng(seed + 1000 + draw)), N)
+        samples.append(np.trace(value) / value.shape[0])
+    mean, se = np.mean(samples), np.std(samples, ddof=1) / np.sqrt(draws)
+    assert value.shape[0] == dimension(node.rows, N)
+    assert abs(theory - mean) <= 4 * se + BIAS / N, (node.expr, theory, mean, se)
