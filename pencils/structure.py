@@ -1,7 +1,7 @@
 """Block structure of a pencil: spaces, covariance map, sparsity, unknowns.
 
-These are graph computations (networkx) on the pencil's terms; no numbers are
-involved.
+These are graph computations (:mod:`pencils.graphs`) and one exact
+elimination over a finite field on the pencil's terms; no numbers are involved.
 
 * **Spaces.** Blocks live in one space when an identity term or a shared
   random matrix forces them to rotate together. ``E[L^{-1}]`` is a scalar
@@ -39,9 +39,9 @@ Examples
 from dataclasses import dataclass
 from functools import cached_property
 
-import networkx as nx
 import sympy as sp
 
+from . import graphs
 from .exceptions import PencilValidationError, StructureError
 
 __all__ = ["Structure", "CovarianceTerm", "spaces", "check_target"]
@@ -83,26 +83,28 @@ def spaces(pencil):
     :class:`PencilValidationError` when a term joins blocks with different
     declared space labels.
     """
-    graph = nx.Graph()
-    graph.add_nodes_from(("block", i) for i in range(pencil.k))
+    nodes = [("block", i) for i in range(pencil.k)]
+    edges, adjacency = [], {}
     why = {}
     for (i, j), terms in pencil.terms.items():
         for term in terms:
             m = term.matrix
             if m is None:
-                edges = [(("block", i), ("block", j))]
+                joined = [(("block", i), ("block", j))]
             else:
                 base = m.base
                 row_space = ("rows", base.name)
                 col_space = row_space if base.kind == "wigner" else ("cols", base.name)
                 if m.transposed:
                     row_space, col_space = col_space, row_space
-                edges = [(("block", i), row_space), (("block", j), col_space)]
-            for a, b in edges:
-                graph.add_edge(a, b)
+                joined = [(("block", i), row_space), (("block", j), col_space)]
+            for a, b in joined:
+                edges.append((a, b))
+                adjacency.setdefault(a, []).append(b)
+                adjacency.setdefault(b, []).append(a)
                 why.setdefault((a, b), (i, j, term))
     components = []
-    for component in nx.connected_components(graph):
+    for component in graphs.components(nodes, edges):
         blocks = tuple(sorted(n[1] for n in component if n[0] == "block"))
         if blocks:
             components.append(blocks)
@@ -114,7 +116,7 @@ def spaces(pencil):
             if len(named) > 1:
                 a = blocks[0]
                 b = next(x for x in blocks if labels[x] != labels[a])
-                path = nx.shortest_path(graph, ("block", a), ("block", b))
+                path = graphs.shortest_path(adjacency, ("block", a), ("block", b))
                 culprits = []
                 for u, v in zip(path, path[1:]):
                     i, j, term = why.get((u, v)) or why[(v, u)]
@@ -274,22 +276,21 @@ class Structure:
 
     @cached_property
     def dependency_graph(self):
-        """Directed graph: an entry of ``G`` -> the unknowns its formula reads (0-based)."""
-        graph = nx.DiGraph()
+        """``{entry: unknowns its formula reads}`` (0-based): the edges of the dependency graph."""
+        graph = {}
         reads_by_out = {}
         for t in self.covariance:
             if t.read in self._pattern:
                 reads_by_out.setdefault(t.out, set()).add(t.read)
         for a, b in self._pattern:
-            graph.add_node((a, b))
+            reads = graph.setdefault((a, b), set())
             blocks = self._spaces[self.space_of[a]]
             for i in blocks:
                 if (a, i) not in self._pattern:
                     continue
                 for ii in blocks:
                     if (ii, b) in self._pattern:
-                        for read in reads_by_out.get((i, ii), ()):
-                            graph.add_edge((a, b), read)
+                        reads.update(reads_by_out.get((i, ii), ()))
         return graph
 
     def needed(self, targets):
@@ -299,7 +300,7 @@ class Structure:
         for target in targets:
             if target not in self._pattern:
                 continue
-            needed |= nx.descendants(graph, target)
+            needed |= graphs.reachable(graph, target)
             if target in self._unknowns:
                 needed.add(target)
         return tuple(sorted(u for u in needed if u in set(self._unknowns)))

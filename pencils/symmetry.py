@@ -31,31 +31,58 @@ Two copies of one Wishart factor, exchangeable:
 {(0, 0): (0, 0), (1, 1): (1, 1), (2, 2): (1, 1), (1, 2): (1, 2)}
 """
 
-import networkx as nx
 import sympy as sp
-from networkx.algorithms.isomorphism import DiGraphMatcher
+
+from . import graphs
 
 __all__ = ["block_symmetries", "entry_orbits"]
 
 
+class _Graph:
+    """A directed graph with labelled nodes and edges: ``labels[node]``, ``edges[(u, v)] = label``."""
+
+    def __init__(self):
+        self.labels, self.edges = {}, {}
+
+    def add_node(self, node, label):
+        self.labels[node] = label
+
+    def add_edge(self, u, v, label):
+        self.edges[(u, v)] = label
+
+    def copy(self):
+        other = _Graph()
+        other.labels, other.edges = dict(self.labels), dict(self.edges)
+        return other
+
+    def networkx(self, colour):
+        """The networkx form with node attribute ``colour`` and edge attribute ``label`` (for VF2)."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from((v, {"colour": colour[v]}) for v in self.labels)
+        graph.add_edges_from((u, v, {"label": label}) for (u, v), label in self.edges.items())
+        return graph
+
+
 def _graph(pencil):
-    graph = nx.DiGraph()
+    graph = _Graph()
     C = pencil.identity_part()
     for i in range(pencil.k):
-        graph.add_node(("b", i), label=("block", str(pencil.sizes[i]), str(sp.expand(C[i, i]))))
+        graph.add_node(("b", i), ("block", str(pencil.sizes[i]), str(sp.expand(C[i, i]))))
     for name, m in pencil.matrices.items():
-        graph.add_node(("m", name), label=("matrix",) + tuple(str(v) for v in m.declaration().values()))
+        graph.add_node(("m", name), ("matrix",) + tuple(str(v) for v in m.declaration().values()))
     for (i, j), terms in pencil.terms.items():
         for n, term in enumerate(terms):
             if term.matrix is None and i == j:
                 continue  # in the block's label
             node = ("t", i, j, n)
             transposed = None if term.matrix is None else term.matrix.transposed
-            graph.add_node(node, label=("term", str(sp.expand(term.coefficient)), str(transposed)))
-            graph.add_edge(("b", i), node, label="row")
-            graph.add_edge(node, ("b", j), label="col")
+            graph.add_node(node, ("term", str(sp.expand(term.coefficient)), str(transposed)))
+            graph.add_edge(("b", i), node, "row")
+            graph.add_edge(node, ("b", j), "col")
             if term.matrix is not None:
-                graph.add_edge(node, ("m", term.matrix.base.name), label="of")
+                graph.add_edge(node, ("m", term.matrix.base.name), "of")
     return graph
 
 
@@ -66,16 +93,20 @@ def _refine(graph):
     of its neighbours, until no class splits. Automorphisms that fix the marked nodes keep the
     colours, so the colours prune the matcher.
     """
-    colour = {v: graph.nodes[v]["label"] for v in graph}
+    incoming, outgoing = {v: [] for v in graph.labels}, {v: [] for v in graph.labels}
+    for (u, v), label in graph.edges.items():
+        outgoing[u].append((v, label))
+        incoming[v].append((u, label))
+    colour = dict(graph.labels)
     count = None
     while True:
         palette = {}
         refined = {}
-        for v in graph:
+        for v in graph.labels:
             signature = (
                 colour[v],
-                tuple(sorted((d["label"], 1, _sortable(colour[u])) for u, _, d in graph.in_edges(v, data=True))),
-                tuple(sorted((d["label"], 0, _sortable(colour[w])) for _, w, d in graph.out_edges(v, data=True))),
+                tuple(sorted((label, 1, _sortable(colour[u])) for u, label in incoming[v])),
+                tuple(sorted((label, 0, _sortable(colour[w])) for w, label in outgoing[v])),
             )
             refined[v] = palette.setdefault(signature, len(palette))
         colour = refined
@@ -91,10 +122,10 @@ def _sortable(colour):
 
 def _matcher(graph, colour, b, j):
     """A VF2 matcher for automorphisms of ``graph`` that keep ``colour`` and map block ``b`` to ``j``."""
-    first, second = graph.copy(), graph.copy()
-    for g, image in ((first, b), (second, j)):
-        nx.set_node_attributes(g, colour, "colour")
-        g.nodes[("b", image)]["colour"] = -1
+    from networkx.algorithms.isomorphism import DiGraphMatcher
+
+    first, second = graph.networkx(colour), graph.networkx(colour)
+    first.nodes[("b", b)]["colour"] = second.nodes[("b", j)]["colour"] = -1
     return DiGraphMatcher(first, second, node_match=lambda x, y: x["colour"] == y["colour"],
                           edge_match=lambda x, y: x["label"] == y["label"])
 
@@ -116,7 +147,7 @@ def block_symmetries(pencil):
         # the blocks that refinement cannot tell from b once b_0 .. b_{l-1} are fixed: the candidates
         marked = graph.copy()
         for n, f in enumerate(fixed):
-            marked.nodes[("b", f)]["label"] = marked.nodes[("b", f)]["label"] + (("mark", n),)
+            marked.labels[("b", f)] = marked.labels[("b", f)] + (("mark", n),)
         colour = _refine(marked)
         if len({colour[("b", i)] for i in range(k)}) == k:
             break  # every block is told apart: only the identity fixes b_0 .. b_{l-1}
@@ -153,13 +184,9 @@ def entry_orbits(entries, generators):
 
     ``entries`` must be closed under the group (e.g. the sparsity pattern of ``G``).
     """
-    graph = nx.Graph()
-    graph.add_nodes_from(entries)
-    for g in generators:
-        for i, j in entries:
-            graph.add_edge((i, j), (g[i], g[j]))
+    edges = [((i, j), (g[i], g[j])) for g in generators for i, j in entries]
     representative = {}
-    for component in nx.connected_components(graph):
+    for component in graphs.components(list(entries), edges):
         first = min(component)
         for entry in component:
             representative[entry] = first
