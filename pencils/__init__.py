@@ -8,7 +8,9 @@ The flow, one module per step:
 :mod:`pencils.replicas`       blocks repeated a symbolic number of times
 :mod:`pencils.io`             the readable text format of pencils
 :mod:`pencils.linearization`  the pencil of a rational expression in random matrices
-:mod:`pencils.structure`      spaces, covariance map, sparsity, unknowns (networkx)
+:mod:`pencils.structure`      spaces, covariance map, sparsity, unknowns
+:mod:`pencils.graphs`         components and reachability on adjacency dictionaries
+:mod:`pencils.symmetry`       block symmetries (colour refinement, networkx's VF2)
 :mod:`pencils.reduction`      the small blocks that are inverted, readouts of ``G``
 :mod:`pencils.dyson`          the reduced Dyson system (SymPy) and elimination
 :mod:`pencils.latex`          LaTeX of pencils and systems
@@ -17,7 +19,7 @@ The flow, one module per step:
 :mod:`pencils.balls`          ball arithmetic (python-flint) for certificates
 :mod:`pencils.linalg`         small dense linear algebra for any number type
 :mod:`pencils.solver`         continuation, Newton, verification, certificate, derivatives
-:mod:`pencils.traces`        limits of normalised traces of rational expressions
+:mod:`pencils.traces`         limits of normalised traces of rational expressions
 :mod:`pencils.sweep`          warm-started sweeps, tables with provenance
 :mod:`pencils.montecarlo`     finite-N simulation, linearisation check
 :mod:`pencils.testing`        random well-posed pencils for tests
