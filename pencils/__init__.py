@@ -4,6 +4,7 @@ The flow, one module per step:
 
 ============================= ====================================================
 :mod:`pencils.matrices`       dimension ratios, Gaussian and Wigner matrices
+:mod:`pencils.deterministic`  deterministic matrices given by a spectral law
 :mod:`pencils.pencil`         the :class:`Pencil` and its validation
 :mod:`pencils.replicas`       blocks repeated a symbolic number of times
 :mod:`pencils.io`             the readable text format of pencils
@@ -27,6 +28,7 @@ The flow, one module per step:
 ============================= ====================================================
 """
 
+from .deterministic import DeterministicMatrix, SpectralLaw
 from .dyson import DysonSystem
 from .exceptions import (
     AdmissibilityError,
@@ -57,10 +59,10 @@ from .traces import Trace, trace
 __version__ = "0.1.0"
 
 __all__ = [
-    "AdmissibilityError", "CertificationError", "ConvergenceError", "DomainError", "DysonSystem",
+    "AdmissibilityError", "CertificationError", "ConvergenceError", "DeterministicMatrix", "DomainError", "DysonSystem",
     "EliminationError", "GaussianMatrix", "Linearization", "LinearizationError", "MonteCarloError",
     "ParseError", "Pencil", "PencilFormatError", "PencilValidationError", "PencilsError", "Reduction",
-    "Replicas", "SingularPointError", "Solution", "SolverError", "Structure", "StructureError", "Trace",
+    "Replicas", "SingularPointError", "Solution", "SolverError", "SpectralLaw", "Structure", "StructureError", "Trace",
     "WignerMatrix", "dumps", "linearize", "load", "loads", "ratio", "ratios", "save", "solve", "trace",
     "transpose",
 ]

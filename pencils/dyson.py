@@ -112,8 +112,8 @@ class DysonSystem:
     # -- symbolic forms -------------------------------------------------------------------
     @property
     def parameters(self):
-        """The free scalar symbols of the system (parameters and ratios)."""
-        r = self.reduction
+        """The free scalar symbols of the system (parameters and ratios; spectral variables are averaged out)."""
+        r = self.reduction.on_atoms()
         free = set().union(
             *(c[-1].free_symbols for c in r.constants), *(t[-1].free_symbols for t in r.terms),
             *(w.free_symbols for e in self.reduction.unknowns + tuple(_zero_based(t) for t in self.targets)
@@ -296,7 +296,11 @@ class DysonSystem:
         result = sp.Integer(0)
         for weight, n, r, c in self.reduction.readouts[_zero_based(entry)]:
             adjugate, determinant = self._adjugate(n)
-            result += weight * adjugate[r, c] / determinant
+            term = adjugate[r, c] / determinant
+            law = self.reduction.laws.get(n)
+            if law is not None:
+                term = law.average(term)
+            result += weight * term
         return result
 
     @property

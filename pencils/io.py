@@ -12,7 +12,22 @@ blocks repeated ``count`` times (:mod:`pencils.replicas`)::
     [replicas]
     count = "m"              # a parameter declared "positive", or an integer
     blocks = [2, 3, 4]       # the replicated blocks, numbered from 1
-    matrices = ["Z"]         # drawn afresh for every copy A variance is real and positive: it may use
+    matrices = ["Z"]         # drawn afresh for every copy
+
+Deterministic matrices (:mod:`pencils.deterministic`) name a spectral law
+declared in a ``[laws]`` table: weights, and the eigenvalues of each matrix
+of the family per atom::
+
+    [matrices.Sigma]
+    kind = "deterministic"
+    size = "1"
+    law = "H"
+
+    [laws.H]
+    weights = ["0.3", "0.7"]
+
+    [laws.H.values]
+    Sigma = ["4", "1"] A variance is real and positive: it may use
 the ratios and the parameters, not the matrices.
 
 .. code-block:: toml
@@ -51,6 +66,7 @@ import tomllib
 import sympy as sp
 
 from .exceptions import PencilFormatError, PencilValidationError
+from .deterministic import SpectralLaw
 from .matrices import GaussianMatrix, WignerMatrix
 from .parsing import CONSTANTS, FUNCTIONS, names_in, parse_expression
 from .pencil import Pencil
@@ -59,9 +75,11 @@ from .replicas import Replicas
 __all__ = ["load", "loads", "save", "dumps"]
 
 DOMAINS = {"complex": {}, "real": {"real": True}, "positive": {"positive": True}}
-KEYS = ("name", "description", "sizes", "spaces", "parameters", "matrices", "blocks", "replicas")
+KEYS = ("name", "description", "sizes", "spaces", "parameters", "matrices", "laws", "blocks", "replicas")
+LAW_KEYS = ("weights", "values")
 REPLICA_KEYS = ("count", "blocks", "matrices")
-MATRIX_KEYS = {"gaussian": ("kind", "shape", "variance"), "wigner": ("kind", "size", "variance")}
+MATRIX_KEYS = {"gaussian": ("kind", "shape", "variance"), "wigner": ("kind", "size", "variance"),
+               "deterministic": ("kind", "size", "law")}
 
 
 def _domain(symbol):
@@ -90,6 +108,15 @@ def dumps(pencil):
     lines.append("[parameters]")
     for p in pencil.parameters:
         lines.append(f"{p} = {_string(_domain(p))}")
+    laws = {}
+    for name, matrix in sorted(pencil.deterministic.items()):
+        law = laws.setdefault(matrix.law, name)
+        lines += ["", f"[matrices.{name}]", 'kind = "deterministic"', f"size = {_string(matrix.rows)}",
+                  f"law = {_string(law)}"]
+    for law, name in laws.items():
+        lines += ["", f"[laws.{name}]", f"weights = [{', '.join(_string(w) for w in law.weights)}]",
+                  "", f"[laws.{name}.values]"]
+        lines += [f"{m} = [{', '.join(_string(v) for v in column)}]" for m, column in law.values.items()]
     for name, matrix in pencil.matrices.items():
         lines.append("")
         lines.append(f"[matrices.{name}]")
@@ -218,7 +245,7 @@ def loads(text):
         spec = _table(spec, where)
         kind = _text(spec.get("kind", "gaussian"), f"{where}: kind")
         if kind not in MATRIX_KEYS:
-            raise PencilFormatError(f"{where}: kind {kind!r} is not 'gaussian' or 'wigner'")
+            raise PencilFormatError(f"{where}: kind {kind!r} is not 'gaussian', 'wigner' or 'deterministic'")
         _check_keys(spec, MATRIX_KEYS[kind], f"{where}: ")
         if name in symbols:
             raise PencilFormatError(f"{where}: the name is already a parameter")
@@ -228,7 +255,7 @@ def loads(text):
             size_texts += [(s, f"{where}: shape") for s in _texts(spec["shape"], f"{where}: shape", 2)]
         else:
             if "size" not in spec:
-                raise PencilFormatError(f"{where}: a Wigner matrix needs size = ratio")
+                raise PencilFormatError(f"{where}: a {kind} matrix needs size = ratio")
             size_texts.append((_text(spec["size"], f"{where}: size"), f"{where}: size"))
     for source, where in size_texts:  # every other name of a size or a shape is a ratio
         for token in names_in(source, where=where):
@@ -239,6 +266,7 @@ def loads(text):
     scalars = {**CONSTANTS, **symbols}
     sizes = [parse_expression(source, scalars, where=where) for source, where in size_texts[: len(data["sizes"])]]
     names = dict(scalars)
+    laws = _laws(data.get("laws", {}), scalars)
     for name, spec in declared.items():
         where = f"matrix {name}"
         variance = parse_expression(
@@ -249,7 +277,14 @@ def loads(text):
                 f"{where}: variance {variance} is not real; a variance is real and positive "
                 "(declare its parameters real or positive)"
             )
-        if spec.get("kind", "gaussian") == "gaussian":
+        kind = spec.get("kind", "gaussian")
+        if kind == "deterministic":
+            law = _text(spec.get("law", ""), f"{where}: law")
+            if law not in laws:
+                raise PencilFormatError(f"{where}: law {law!r} is not declared in [laws]")
+            names[name] = laws[law].matrix(name, parse_expression(spec["size"], scalars, where=f"{where}: size"))
+            continue
+        if kind == "gaussian":
             rows, cols = (parse_expression(s, scalars, where=f"{where}: shape") for s in spec["shape"])
             names[name] = GaussianMatrix(name, rows, cols, variance)
         else:
@@ -275,6 +310,22 @@ def loads(text):
         description=_text(data.get("description", ""), "description"),
         replicas=replicas,
     )
+
+
+def _laws(table, scalars):
+    """``{name: SpectralLaw}`` from the ``[laws]`` tables: ``weights = [...]``, ``values.MATRIX = [...]``."""
+    laws = {}
+    for name, spec in _table(table, "[laws]").items():
+        where = f"law {name}"
+        spec = _table(spec, where)
+        _check_keys(spec, LAW_KEYS, f"{where}: ")
+        if "weights" not in spec or "values" not in spec:
+            raise PencilFormatError(f"{where}: needs weights = [...] and values.MATRIX = [...]")
+        weights = [parse_expression(w, scalars, where=f"{where}: weight") for w in _texts(spec["weights"], where)]
+        values = {m: [parse_expression(v, scalars, where=f"{where}: eigenvalue of {m}") for v in _texts(column, where)]
+                  for m, column in _table(spec["values"], f"{where}: values").items()}
+        laws[name] = SpectralLaw(weights, values)
+    return laws
 
 
 def _replicas(table, symbols, declared):

@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .deterministic import apply, draw_family
 from .exceptions import MonteCarloError
 from .values import parse_point
 
@@ -56,7 +57,7 @@ def block_sizes(pencil, point, N):
 class _Numeric:
     """A pencil at a numeric point and reference dimension: sizes, shapes, coefficient values."""
 
-    def __init__(self, pencil, at, N):
+    def __init__(self, pencil, at, N, basis="haar"):
         point = _numeric_point(pencil, at)
         ratios = _ratio_values(pencil, point)
         symbols = list(pencil.symbols)
@@ -76,10 +77,18 @@ class _Numeric:
                 raise MonteCarloError(f"variance of {name} is {variance} at this point, not positive")
             self.scales[name] = np.sqrt(variance.real / N)
             self.shapes[name] = (int(round(float(m.rows.subs(ratios)) * N)), int(round(float(m.cols.subs(ratios)) * N)))
-        self.terms = [(i, j, term, evaluate(term.coefficient)) for (i, j), terms in pencil.terms.items() for term in terms]
+        spectral = {m.spectral for m in pencil.deterministic.values()}
+        self.terms = [(i, j, term, None if term.coefficient.free_symbols & spectral else evaluate(term.coefficient))
+                      for (i, j), terms in pencil.terms.items() for term in terms]
+        self.ratios, self.basis = ratios, basis
 
     def sample(self, rng):
         matrices = {}
+        for law in {m.law for m in self.pencil.deterministic.values()}:
+            n = int(round(float(next(iter(m.rows for m in self.pencil.deterministic.values() if m.law == law))
+                                 .subs(self.ratios)) * self.N))
+            family = draw_family(law, n, self.point, rng=rng if self.basis == "haar" else None)
+            matrices.update({name: a for name, a in family.items() if name in self.pencil.deterministic})
         for name, m in self.pencil.matrices.items():
             rows, cols = self.shapes[name]
             if m.kind == "wigner":
@@ -94,7 +103,11 @@ class _Numeric:
         L = np.zeros((o[-1], o[-1]), dtype=complex)
         for i, j, term, c in self.terms:
             block = L[o[i]:o[i + 1], o[j]:o[j + 1]]
-            if term.matrix is None:
+            if c is None:          # a function of deterministic matrices
+                used = {m.name: matrices[m.name] for m in self.pencil.deterministic.values()
+                        if m.spectral in term.coefficient.free_symbols}
+                block += apply(term.coefficient, used, self.point)
+            elif term.matrix is None:
                 block += c * np.eye(self.sizes[i])
             else:
                 M = matrices[term.matrix.base.name]
@@ -175,7 +188,7 @@ def explicit(pencil, at, targets):
     return pencil.expand(copies), at, [(place(i), place(j)) for i, j in targets]
 
 
-def monte_carlo(pencil, at, N=400, seeds=20, targets=((1, 1),), seed=0):
+def monte_carlo(pencil, at, N=400, seeds=20, targets=((1, 1),), seed=0, basis="haar"):
     """Average ``(1/N_i) tr[(L^{-1})_ij]`` over independent draws.
 
     A pencil with replicated blocks is drawn as its explicit pencil, with the
@@ -194,11 +207,18 @@ def monte_carlo(pencil, at, N=400, seeds=20, targets=((1, 1),), seed=0):
         Entries (numbered from 1).
     seed : int
         Seed of the first draw; draw ``s`` uses ``seed + s``.
+    basis : {"haar", "diagonal"}, optional
+        Deterministic matrices (:mod:`pencils.deterministic`) are drawn with
+        their law's eigenvalues (``round(w_k N_i)`` each), diagonal in a
+        Haar-random orthogonal basis drawn afresh per draw (default) or
+        diagonal.
 
     Returns
     -------
     MonteCarloResult
     """
+    if basis not in ("haar", "diagonal"):
+        raise MonteCarloError(f"basis must be 'haar' or 'diagonal', got {basis!r}")
     if not isinstance(seeds, numbers.Integral) or seeds < 2:
         raise MonteCarloError(f"seeds must be an integer of at least 2 (for a standard error), got {seeds!r}")
     if not isinstance(N, numbers.Integral) or N < 1:
@@ -211,7 +231,7 @@ def monte_carlo(pencil, at, N=400, seeds=20, targets=((1, 1),), seed=0):
             raise MonteCarloError(f"target ({i}, {j}) is outside the {pencil.k} x {pencil.k} pencil")
     asked = targets
     pencil, at, targets = explicit(pencil, at, targets)
-    numeric = _Numeric(pencil, at, N)
+    numeric = _Numeric(pencil, at, N, basis=basis)
     sizes, o = numeric.sizes, numeric.offsets
     columns = sorted({j for _, j in targets})
     # one factorisation per draw: the right-hand side holds the columns of every target block

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .exceptions import PencilValidationError
+from .deterministic import DeterministicMatrix, spectral_variables
 from .matrices import RandomMatrix
 from .parsing import as_sympy, substitutions
 
@@ -109,6 +110,7 @@ class Pencil:
         self.name = name
         self.description = description
         self.matrices = {}
+        self.deterministic = {}
         self.terms = {}
         for i in range(k):
             for j in range(k):
@@ -118,7 +120,8 @@ class Pencil:
         self.ratios = tuple(
             sorted(
                 set().union(*(s.free_symbols for s in self.sizes))
-                | set().union(*(set(m.rows.free_symbols | m.cols.free_symbols) for m in self.matrices.values())),
+                | set().union(*(set(m.rows.free_symbols | m.cols.free_symbols) for m in self.matrices.values()))
+                | set().union(*(m.rows.free_symbols for m in self.deterministic.values())),
                 key=str,
             )
         )
@@ -129,6 +132,37 @@ class Pencil:
         from .structure import spaces as _spaces
 
         self.spaces = _spaces(self)
+        self.laws = self._laws()
+
+    def _laws(self):
+        """``{space index: SpectralLaw}`` for the spaces that hold deterministic matrices."""
+        if not self.deterministic:
+            return {}
+        if self.replicas is not None:
+            raise PencilValidationError("deterministic matrices in a pencil with replicated blocks are not "
+                                        "supported yet")
+        space_of = {b: n for n, blocks in enumerate(self.spaces) for b in blocks}
+        by_variable = {m.spectral: m for m in self.deterministic.values()}
+        laws = {}
+        for (i, j), terms in self.terms.items():
+            for term in terms:
+                for variable in term.coefficient.free_symbols & set(by_variable):
+                    m = by_variable[variable]
+                    where = _name(i, j)
+                    if term.matrix is not None:
+                        raise PencilValidationError(
+                            f"{where}: the deterministic matrix {m} appears in the coefficient of {term.matrix}, "
+                            "which is not linear; give it its own block")
+                    if sp.simplify(self.sizes[i] - m.rows) != 0:
+                        raise PencilValidationError(
+                            f"{where}: {m} is {m.rows} x {m.rows} but the block is {self.sizes[i]} x {self.sizes[j]}")
+                    space = space_of[i]
+                    known = laws.setdefault(space, m.law)
+                    if known != m.law:
+                        raise PencilValidationError(
+                            f"{where}: deterministic matrices of two different spectral laws act on one space "
+                            "(they need not commute); give them one joint SpectralLaw")
+        return laws
 
     # -- construction ------------------------------------------------------------------------
     def _declare(self, matrix, where):
@@ -141,6 +175,16 @@ class Pencil:
                 f"{where}: matrix {base.name} is declared twice with different kind, shape or variance"
             )
 
+    def _declare_deterministic(self, matrix, where):
+        known = self.deterministic.get(matrix.name)
+        if known is None:
+            if matrix.name in self.matrices:
+                raise PencilValidationError(f"{where}: {matrix.name} names a random and a deterministic matrix")
+            self.deterministic[matrix.name] = matrix
+        elif known.law != matrix.law or sp.simplify(known.rows - matrix.rows) != 0:
+            raise PencilValidationError(f"{where}: the deterministic matrix {matrix.name} is declared twice "
+                                        "with different laws or sizes")
+
     def _decompose(self, i, j):
         where = _name(i, j)
         collected = {}
@@ -149,6 +193,17 @@ class Pencil:
                 continue
             c, nc = term.args_cnc()
             coefficient = sp.Mul(*c)
+            deterministic = [f for f in nc if f.atoms(DeterministicMatrix)]
+            if deterministic:
+                replaced, used = spectral_variables(term)
+                if replaced is None:
+                    raise PencilValidationError(
+                        f"{where}: {sp.Mul(*nc)} multiplies the deterministic matrix {used[0]} by a random "
+                        "matrix, which is not linear; give the deterministic factor its own block "
+                        "(pencils.linearize does)")
+                for m in used:
+                    self._declare_deterministic(m, where)
+                coefficient, nc = replaced, []
             if not nc:
                 key = None
             elif len(nc) == 1 and isinstance(nc[0], RandomMatrix):
@@ -196,7 +251,7 @@ class Pencil:
         return tuple(terms)
 
     def _check_symbols(self):
-        allowed = set(self.parameters) | set(self.ratios)
+        allowed = set(self.parameters) | set(self.ratios) | {m.spectral for m in self.deterministic.values()}
         for (i, j), terms in self.terms.items():
             for term in terms:
                 unknown = term.coefficient.free_symbols - allowed
@@ -205,6 +260,14 @@ class Pencil:
                     raise PencilValidationError(
                         f"{_name(i, j)}: symbol(s) {names} neither a declared parameter nor a ratio"
                     )
+        for m in self.deterministic.values():
+            law = m.law
+            unknown = set().union(*(sp.sympify(v).free_symbols for v in law.weights + sum(law.values.values(), ())))
+            unknown -= allowed
+            if unknown:
+                raise PencilValidationError(
+                    f"spectral law of {m.name}: symbol(s) {', '.join(sorted(map(str, unknown)))} neither a declared "
+                    "parameter nor a ratio")
         for m in self.matrices.values():
             unknown = m.variance.free_symbols - allowed
             if unknown:

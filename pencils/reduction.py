@@ -158,6 +158,41 @@ class Reduction:
             for e in self.unknowns + self.targets
         }
         self.orbit_sizes = {e: sp.Integer(len(self.orbits.get(e, (e,)))) for e in self.readouts}
+        self.laws = {n: self.pencil.laws[s] for n, s in enumerate(spaces) if s in self.pencil.laws}
+
+    # -- deterministic matrices ------------------------------------------------------------------
+    def on_atoms(self):
+        """The reduction with every block of a space with a spectral law repeated once per atom.
+
+        Block ``n`` with law ``sum_k w_k delta_{sigma_k}`` becomes blocks
+        ``n_1, ..., n_K`` with ``sigma = sigma_k`` in their constants and the
+        same terms; a readout ``w K_n^{-1}[r, c]`` becomes
+        ``sum_k w w_k K_{n_k}^{-1}[r, c]``. Without laws, the reduction itself.
+        """
+        if not self.laws:
+            return self
+        import copy
+
+        result = copy.copy(self)
+        copies, labels = {}, []
+        for n, block_labels in enumerate(self.labels):
+            law = self.laws.get(n)
+            if law is None:
+                copies[n] = [(len(labels), sp.Integer(1), {})]
+                labels.append(block_labels)
+            else:
+                copies[n] = []
+                for k, (w, values) in enumerate(zip(law.weights, law.substitutions())):
+                    copies[n].append((len(labels), w, values))
+                    labels.append(tuple(f"{b}@{k + 1}" for b in block_labels))
+        result.labels = tuple(labels)
+        result.constants = tuple((m, r, c, sp.sympify(v).subs(values))
+                                 for n, r, c, v in self.constants for m, _, values in copies[n])
+        result.terms = tuple((m, r, c, u, v) for n, r, c, u, v in self.terms for m, _, _ in copies[n])
+        result.readouts = {e: tuple((w * wk, m, r, c) for w, n, r, c in readout for m, wk, _ in copies[n])
+                           for e, readout in self.readouts.items()}
+        result.laws = {}
+        return result
 
     # -- replicated pencils ----------------------------------------------------------------------
     def _replicated(self):
@@ -270,6 +305,7 @@ class Reduction:
         self.readouts = {e: (readouts[e] if e in self.pattern else ()) for e in self.unknowns + self.targets}
         self.orbit_sizes = {e: replicas.orbit_size(e) for e in self.readouts}
         self.orbits = {u: (u,) for u in self.unknowns}
+        self.laws = {}
 
     def subs(self, values):
         """A copy with parameters replaced in every coefficient and weight (terms that vanish dropped)."""

@@ -44,7 +44,7 @@ class CompiledSystem:
     def __init__(self, system):
         self.system = system
         self.symbols = system.parameters
-        reduction = system.reduction
+        reduction = system.reduction.on_atoms()   # a spectral law: one block per atom
         self.sizes = reduction.sizes
         self.constants = [(n, r, c) for n, r, c, _ in reduction.constants]
         expressions = [v for *_, v in reduction.constants]
