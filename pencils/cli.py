@@ -380,7 +380,7 @@ def _trace(args):
     print(f"tau = {value}   # {proof}")
     for key, v in derivatives.items():
         print(f"{key} tau = {v}")
-    print(f"# (1/N) E tr {result.expression} as N -> oo; {result.description}")
+    print(f"# (1/N_r) E tr {result.expression} as N -> oo, N_r its number of rows; {result.description}")
     if not result.certified:
         print(f"# NOT certified: {result.solution.uncertified_reason}")
     return 0

@@ -39,7 +39,11 @@ block of the inverse:
 * *Schur complements*: a block whose diagonal is a non-zero number and whose
   elimination keeps ``L`` linear (every fill-in product has a scalar factor)
   is eliminated, the one with least fill-in first;
-* block signs are chosen to minimise minus signs, the target first.
+* block signs are chosen to make ``L`` symmetric where they can, then to
+  minimise minus signs;
+* a scalar factor ``c`` of the whole expression divides the target row
+  (``[(D L)^{-1}]_ab = c [L^{-1}]_ab`` with ``D = 1/c`` on block ``b``): no
+  block for it, and the pencil is singular where ``c = 0``.
 
 For ``(z - X X^T)^{-1}`` this gives the Marchenko–Pastur pencil
 ``[[z, X], [X^T, 1]]``; the sizes for the textbook expressions are listed in
@@ -72,6 +76,7 @@ import numpy as np
 import sympy as sp
 
 from .exceptions import LinearizationError, PencilsError
+from .deterministic import DeterministicMatrix, apply, spectral_variables
 from .matrices import RandomMatrix, transpose
 from .parsing import parse_expression
 from .pencil import Pencil
@@ -122,8 +127,19 @@ class _Shapes:
     def _shape(self, expr):
         if expr.is_commutative:
             return None
-        if isinstance(expr, RandomMatrix):
+        if isinstance(expr, (RandomMatrix, DeterministicMatrix)):
             return expr.shape
+        if _deterministic(expr):          # a function of one deterministic family: a coefficient
+            matrices = expr.atoms(DeterministicMatrix)
+            laws = {m.law for m in matrices}
+            if len(laws) > 1:
+                raise LinearizationError(f"{expr}: deterministic matrices of different spectral laws do not "
+                                         "commute; give them one joint SpectralLaw")
+            sizes = {m.rows for m in matrices}
+            first = next(iter(matrices))
+            if any(not _same(size, first.rows) for size in sizes):
+                raise LinearizationError(f"{expr}: deterministic matrices of different sizes")
+            return first.shape
         if isinstance(expr, sp.Add):
             shapes = [self(t) for t in expr.args]
             matrix = [s for s in shapes if s is not None]
@@ -159,6 +175,11 @@ class _Shapes:
         raise LinearizationError(
             f"{expr}: a {type(expr).__name__} of random matrices cannot be linearised (only sums, products, "
             "integer powers and inverses of random matrices, with scalar coefficients)")
+
+
+def _deterministic(expr):
+    """Whether a non-commutative expression holds deterministic matrices and nothing else non-commutative."""
+    return bool(expr.atoms(DeterministicMatrix)) and spectral_variables(expr)[0] is not None
 
 
 # -- realisation --------------------------------------------------------------------------------
@@ -233,9 +254,7 @@ class _Realisation:
 
     def realise(self, expr, shape=None):
         shape = self.shapes(expr) if shape is None else shape
-        if expr.is_commutative:
-            return self.atom(expr, shape)
-        if isinstance(expr, RandomMatrix):
+        if expr.is_commutative or isinstance(expr, RandomMatrix) or _deterministic(expr):
             return self.atom(expr, shape)
         if isinstance(expr, sp.Add):
             scalars = [t for t in expr.args if t.is_commutative]
@@ -386,7 +405,8 @@ class _Reducer:
         if k in (self.a, self.b) or not (pivot.is_number and pivot != 0):
             return None
         row, column = self.row(k), self.column(k)
-        if any(not (u.is_commutative or v.is_commutative) for u in column.values() for v in row.values()):
+        if any(not (u.is_commutative or v.is_commutative or (_deterministic(u) and _deterministic(v)))
+               for u in column.values() for v in row.values()):
             return None
         return pivot, row, column
 
@@ -588,10 +608,19 @@ def linearize(expr, *, matrices=(), parameters=(), check=True, check_at=None, N=
     if shape is None:
         raise LinearizationError(f"{expression} is a scalar: there is no random matrix to linearise")
     realisation = _Realisation()
-    a, b = realisation.realise(expression)
+    # a scalar factor of the whole expression is folded into the pencil at the end: row b divided by it
+    factor, rest = sp.Integer(1), expression
+    if isinstance(expression, sp.Mul):
+        c, nc = expression.args_cnc()
+        if c and nc:
+            factor, rest = sp.Mul(*c), sp.Mul(*nc)
+    a, b = realisation.realise(rest, shape)
     raw = realisation.created
     reducer = _Reducer(realisation, a, b)
     reducer.reduce()
+    if factor != 1:       # L' = D L with D = 1/factor on block b: [L'^{-1}]_ab = factor [L^{-1}]_ab
+        for key in [key for key in realisation.entries if key[0] == reducer.b]:
+            realisation.entries[key] = sp.expand(realisation.entries[key] / factor)
     order = [reducer.a] + ([reducer.b] if reducer.b != reducer.a else [])
     order += [k for k in realisation.sizes if k not in order]
     index = {k: n for n, k in enumerate(order)}
@@ -600,8 +629,11 @@ def linearize(expr, *, matrices=(), parameters=(), check=True, check_at=None, N=
         blocks[index[i]][index[j]] = value
     ratios = set().union(*(s.free_symbols for s in realisation.sizes.values()))
     symbols = expression.free_symbols | set().union(
-        *(m.variance.free_symbols | m.rows.free_symbols | m.cols.free_symbols for m in expression.atoms(RandomMatrix)))
-    declared = sorted((s for s in symbols if not isinstance(s, RandomMatrix) and s not in ratios), key=str)
+        *(m.variance.free_symbols | m.rows.free_symbols | m.cols.free_symbols for m in expression.atoms(RandomMatrix)),
+        *(set().union(*(sp.sympify(v).free_symbols for v in m.law.weights + sum(m.law.values.values(), ())))
+          for m in expression.atoms(DeterministicMatrix)))
+    declared = sorted((s for s in symbols if not isinstance(s, (RandomMatrix, DeterministicMatrix)) and s not in ratios),
+                      key=str)
     try:
         pencil = Pencil(blocks, [realisation.sizes[k] for k in order], parameters=declared, name=name,
                         description=description or f"linearisation of {expression}")
@@ -654,6 +686,9 @@ def evaluate(expr, matrices, values, N):
     def value(e):
         if e.is_commutative:
             return scalar(e)
+        if _deterministic(e):             # f(D): the function applied to the eigenvalues of D
+            coefficient, used = spectral_variables(e)
+            return apply(coefficient, {m.name: matrices[m.name] for m in used}, values)
         if isinstance(e, RandomMatrix):
             m = matrices[e.base.name]
             return m.T if e.transposed else m
