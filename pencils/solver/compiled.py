@@ -49,6 +49,9 @@ class CompiledSystem:
         self.constants = [(n, r, c) for n, r, c, _ in reduction.constants]
         expressions = [v for *_, v in reduction.constants]
         self.terms = [(n, r, c, u) for n, r, c, u, _ in reduction.terms]
+        self._terms_of_block = {n: [] for n in range(len(reduction.sizes))}
+        for index, (n, r, c, u) in enumerate(self.terms):
+            self._terms_of_block[n].append((r, c, u, index))
         expressions += [v for *_, v in reduction.terms]
         weights = {}  # weight expression -> index in the coefficient values (weights other than 1)
 
@@ -155,9 +158,8 @@ class CompiledSystem:
             for w, s, a, b in readout:
                 inv = inverses[s]
                 weight = scale if w is None else scale * values[w]
-                for (ts, r, c, k), v in zip(self.terms, values[nc:]):
-                    if ts == s:
-                        J[row][k] -= weight * v * inv[a][r] * inv[c][b]
+                for r, c, k, n in self._terms_of_block[s]:
+                    J[row][k] -= weight * values[nc + n] * inv[a][r] * inv[c][b]
         return J
 
     def series(self, values, directions, u, point):
