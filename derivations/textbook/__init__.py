@@ -7,6 +7,8 @@
 ``ridge``                 ridge-regression resolvent ``(X X^T + lam)^{-1}``
 ``wishart_sum``           ``X1 X1^T + X2 X2^T``: a block symmetry, found
 ``wishart_average``       ``sum_j X_j X_j^T / m``, block 2 replicated ``m`` times
+``anisotropic_marchenko_pastur``  ``Sigma^{1/2} X X^T Sigma^{1/2}``, two-atom ``Sigma``
+``deformed_semicircle``   ``W + D``, ``D`` deterministic (eigenvalues +-1)
 ========================  ================================================
 
 >>> from pencils import load
@@ -18,7 +20,8 @@ from pathlib import Path
 
 __all__ = ["NAMES", "path"]
 
-NAMES = ("marchenko_pastur", "semicircle", "wishart_product", "ridge", "wishart_sum", "wishart_average")
+NAMES = ("marchenko_pastur", "semicircle", "wishart_product", "ridge", "wishart_sum", "wishart_average",
+         "anisotropic_marchenko_pastur", "deformed_semicircle")
 
 
 def path(name):
