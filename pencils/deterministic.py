@@ -39,6 +39,7 @@ SpectralLaw(2 atoms: Sigma; weights [3/10, 7/10])
 import sympy as sp
 
 from .exceptions import PencilValidationError
+from .matrices import MatrixSymbol
 from .parsing import as_sympy
 
 __all__ = ["SpectralLaw", "DeterministicMatrix", "spectral_variables", "EXPLICIT_ATOMS", "draw_family",
@@ -169,10 +170,9 @@ class SpectralLaw:
         return f"SpectralLaw({len(self)} atoms: {', '.join(self.values)}; weights [{weights}])"
 
 
-class DeterministicMatrix(sp.Symbol):
+class DeterministicMatrix(MatrixSymbol):
     """A symmetric deterministic matrix of a :class:`SpectralLaw` (create it with :meth:`SpectralLaw.matrix`)."""
 
-    is_commutative = False
     kind = "deterministic"
 
     def __new__(cls, name, size, law):
@@ -191,22 +191,9 @@ class DeterministicMatrix(sp.Symbol):
         return super()._hashable_content() + (self.kind, self.rows, self.law.key())
 
     @property
-    def shape(self):
-        """``(size, size)``."""
-        return (self.rows, self.cols)
-
-    @property
     def T(self):
         """A symmetric matrix is its own transpose."""
         return self
-
-    @property
-    def base(self):
-        return self
-
-    @property
-    def transposed(self):
-        return False
 
     @property
     def spectral(self):

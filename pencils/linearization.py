@@ -314,27 +314,28 @@ class _Reducer:
 
     def move_target(self):
         """Move the target along a scalar link out of an identity row (column)."""
-        a, b = self.a, self.b
-        if a != b and self.entries.get((a, a)) == 1 and not self.column(a):
-            (n, v), *more = list(self.row(a).items()) or [(None, None)]
-            if not more and n is not None and v.is_number:
-                # row a of Q^{-1} is -v times row n: scale column n by -1/v to absorb it
-                if v != -1:
-                    for key in [key for key in self.entries if key[1] == n]:
-                        self.entries[key] = sp.expand(self.entries[key] * (-1 / v))
-                self.a = n
-                self.drop(a)
-                return True
-        if a != b and self.entries.get((b, b)) == 1 and not self.row(b):
-            (n, v), *more = list(self.column(b).items()) or [(None, None)]
-            if not more and n is not None and v.is_number:
-                if v != -1:
-                    for key in [key for key in self.entries if key[0] == n]:
-                        self.entries[key] = sp.expand(self.entries[key] * (-1 / v))
-                self.b = n
-                self.drop(b)
-                return True
-        return False
+        return self.a != self.b and (self._move(row_side=True) or self._move(row_side=False))
+
+    def _move(self, row_side):
+        """Row side: target row ``a`` is ``e_a - v e_n`` with column ``a`` the identity only, so row ``a``
+        of ``Q^{-1}`` is ``-v`` times row ``n``: scale column ``n`` by ``-1/v`` and move there. The
+        column side is the transpose (target column ``b``, row ``n`` scaled)."""
+        k = self.a if row_side else self.b
+        links, other = (self.row(k), self.column(k)) if row_side else (self.column(k), self.row(k))
+        if self.entries.get((k, k)) != 1 or other or len(links) != 1:
+            return False
+        (n, v), = links.items()
+        if not v.is_number:
+            return False
+        if v != -1:
+            for key in [key for key in self.entries if key[1 if row_side else 0] == n]:
+                self.entries[key] = sp.expand(self.entries[key] * (-1 / v))
+        if row_side:
+            self.a = n
+        else:
+            self.b = n
+        self.drop(k)
+        return True
 
     def prune(self):
         """Drop blocks not reached from the targets, or not reaching them (block-triangular splits)."""

@@ -25,7 +25,7 @@ import sympy as sp
 from .exceptions import PencilValidationError
 from .parsing import as_sympy
 
-__all__ = ["ratio", "ratios", "RandomMatrix", "GaussianMatrix", "WignerMatrix", "TransposedMatrix", "transpose"]
+__all__ = ["ratio", "ratios", "MatrixSymbol", "RandomMatrix", "GaussianMatrix", "WignerMatrix", "TransposedMatrix", "transpose"]
 
 
 def ratio(name):
@@ -63,14 +63,33 @@ def _positive_ratio(value, what):
     return value
 
 
-class RandomMatrix(sp.Symbol):
+class MatrixSymbol(sp.Symbol):
+    """A non-commutative symbol standing for a matrix of ``rows * N`` by ``cols * N`` (ratios)."""
+
+    is_commutative = False
+
+    @property
+    def shape(self):
+        """The shape as a pair of ratios ``(rows, cols)``."""
+        return (self.rows, self.cols)
+
+    @property
+    def base(self):
+        """The matrix itself (for a transpose, the matrix transposed)."""
+        return self
+
+    @property
+    def transposed(self):
+        """Whether this symbol stands for a transpose."""
+        return False
+
+
+class RandomMatrix(MatrixSymbol):
     """Base class of the random matrices held by a pencil (a non-commutative symbol).
 
     Two random matrices with the same name are the same matrix for SymPy; a
     pencil refuses two different declarations under one name.
     """
-
-    is_commutative = False
 
     def __new__(cls, name, rows, cols, variance=1):
         obj = sp.Symbol.__xnew__(cls, name, commutative=False)
@@ -89,21 +108,6 @@ class RandomMatrix(sp.Symbol):
     def _hashable_content(self):
         # matrices with one name but different declarations are different symbols
         return super()._hashable_content() + (self.kind, self.rows, self.cols, self.variance)
-
-    @property
-    def shape(self):
-        """The shape as a pair of ratios ``(rows, cols)``."""
-        return (self.rows, self.cols)
-
-    @property
-    def base(self):
-        """The matrix itself (for a transpose, the matrix transposed)."""
-        return self
-
-    @property
-    def transposed(self):
-        """Whether this symbol stands for a transpose."""
-        return False
 
     def declaration(self):
         """A dictionary describing the matrix, as written in pencil files."""
