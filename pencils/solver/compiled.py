@@ -129,7 +129,7 @@ class CompiledSystem:
 
     def inverses(self, Ms, point, u):
         try:
-            return [linalg.inverse(M) for M in Ms]
+            return linalg.inverses(Ms)
         except ZeroDivisionError:
             raise SingularPointError("C - eta(G) is singular", point=point, iterate=u) from None
 
