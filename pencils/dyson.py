@@ -30,6 +30,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from .deterministic import EXPLICIT_ATOMS
 from .exceptions import EliminationError, PencilValidationError
 from .parsing import substitutions
 from .reduction import Reduction
@@ -385,6 +386,11 @@ class DysonSystem:
         target = self.targets[0] if target is None else tuple(target)
         if target not in self.targets:
             raise EliminationError(f"{target} is not a target of this system")
+        if any(eq.has(sp.Sum) for eq in self.equations):
+            raise EliminationError(
+                "the system averages over a spectral law of more than "
+                f"{EXPLICIT_ATOMS} atoms (an indexed sum): its elimination would be a polynomial of that "
+                "degree; solve it numerically instead")
         g = self.symbols[target]
         others = [self.symbols[u] for u in self.unknowns if u != target]
         relations = {self.symbols[u]: eq.rhs for u, eq in zip(self.unknowns, self.equations)}

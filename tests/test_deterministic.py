@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 
 from pencils import (
-    DysonSystem, GaussianMatrix, PencilValidationError, SpectralLaw, WignerMatrix, dumps, linearize, loads, ratio,
+    DysonSystem, EliminationError, GaussianMatrix, PencilValidationError, SpectralLaw, WignerMatrix, dumps, linearize, loads, ratio,
     solve,
 )
 from pencils.montecarlo import monte_carlo
@@ -115,6 +115,8 @@ def test_the_equations_are_an_average_over_the_law():
     many = anisotropic(LAWS["empirical, 40 eigenvalues in [1, 3]"])
     equations = DysonSystem(many.pencil, target=many.block).equations
     assert any(eq.rhs.has(sp.Sum) for eq in equations)
+    with pytest.raises(EliminationError, match="indexed sum"):
+        DysonSystem(many.pencil, target=many.block).eliminate()
 
 
 @pytest.mark.parametrize("z_value", ["0.3+0.8j", -4, 5])
