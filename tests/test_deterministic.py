@@ -187,3 +187,31 @@ def test_a_joint_family_commutes():
     value = solve(DysonSystem(lin.pencil, target=lin.block), {"z": 11}).value
     with mpmath.workdps(40):
         assert abs(value - (mpmath.mpf(1) / 16 + mpmath.mpf(1) / 2)) < mpmath.mpf(10) ** -28
+
+
+@pytest.mark.parametrize("psi_value", ["3/2", "1/2"])
+def test_anisotropic_ridge_bias_and_variance_against_the_deterministic_equivalent(psi_value):
+    """``B/r^2 = lam^2 tau(R Sigma R)``, ``V/sigma^2 = tau(R Sigma R S_hat)/psi`` against the equivalent
+    ``kappa - lam = kappa (1/n) tr Sigma (Sigma + kappa)^{-1}``, ``B/r^2 = kappa^2 (1/p) tr Sigma (Sigma + kappa)^{-2}
+    / (1 - df2/n)``, ``V/sigma^2 = (df2/n) / (1 - df2/n)``, ``df2 = tr Sigma^2 (Sigma + kappa)^{-2}``."""
+    from pencils import trace
+
+    lam = sp.Symbol("lam", positive=True)
+    law = [("0.3", 4), ("0.7", 1)]
+    Sigma = SpectralLaw.atoms(law).matrix("Sigma", 1)
+    X = GaussianMatrix("X", 1, psi, variance=1 / psi)
+    S_hat = sp.sqrt(Sigma) * X * X.T * sp.sqrt(Sigma)
+    R = (S_hat + lam) ** -1
+    at = {"lam": "1/2", "psi": psi_value}
+    bias = trace(lam**2 * R * Sigma * R, at, dps=50)
+    variance = trace(R * Sigma * R * S_hat, at, dps=50)
+    with mpmath.workdps(80):
+        w, s = [exact(a) for a, _ in law], [exact(b) for _, b in law]
+        lv, p = exact("1/2"), exact(psi_value)
+        kappa = mpmath.findroot(lambda k: k - lv - k * sum(a * b / (b + k) for a, b in zip(w, s)) / p, 1)
+        df2 = sum(a * b**2 / (b + kappa) ** 2 for a, b in zip(w, s)) / p
+        expected_bias = kappa**2 * sum(a * b / (b + kappa) ** 2 for a, b in zip(w, s)) / (1 - df2)
+        expected_variance = df2 / (1 - df2)
+        assert abs(bias.value - expected_bias) < mpmath.mpf(10) ** -40
+        assert abs(variance.value / p - expected_variance) < mpmath.mpf(10) ** -40
+    assert bias.certified_digits >= 40 and variance.certified_digits >= 40
