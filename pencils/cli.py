@@ -1,13 +1,13 @@
-"""The ``pencils`` command.
+"""pencils: linear pencils of Gaussian random matrices, their Dyson systems, certified solutions.
 
 ``pencils equations FILE``   the Dyson system of a pencil file (text, LaTeX or JSON)
 ``pencils solve FILE``       a verified high-precision solution, derivatives, sweeps
 ``pencils check FILE``       theory against a finite-N Monte Carlo
 ``pencils linearize EXPR``   the pencil of a rational matrix expression, as a pencil file
 ``pencils trace EXPR``       the limit of a normalised trace of a matrix expression
-``pencils curve MODEL``      learning curves of a model in :mod:`derivations`
-``pencils figure MODEL``     the figures of a model in :mod:`derivations`
-``pencils validate MODEL``   theory against simulation for a model in :mod:`derivations`
+``pencils curve MODEL``      learning curves of a model (dsm)
+``pencils figure MODEL``     the figures of a model (dsm)
+``pencils validate MODEL``   theory against simulation for a model (dsm)
 
 Run ``pencils COMMAND --help`` for the options.
 """
@@ -114,9 +114,15 @@ def _targets(args):
 
 def _equations(args):
     pencil = load(args.file)
-    show_system(pencil, _targets(args), names=dict(args.name or []), eliminate=args.eliminate,
-                latex=args.latex, standalone=args.standalone, as_json=args.json, label=args.file,
-                symmetry=args.symmetry)
+    names = dict(args.name or [])
+    parameters = {str(s) for s in pencil.symbols}
+    latex_names = {k: v for k, v in names.items() if k in parameters}
+    if latex_names and not args.latex:
+        raise UsageError(f"--name {next(iter(latex_names))}=...: a parameter's name is its LaTeX (with --latex); "
+                         "entries of G are renamed with --name g11=q")
+    show_system(pencil, _targets(args), names={k: v for k, v in names.items() if k not in parameters},
+                eliminate=args.eliminate, latex=args.latex, standalone=args.standalone, as_json=args.json,
+                label=args.file, latex_names=latex_names or None, symmetry=args.symmetry)
     return 0
 
 
@@ -396,8 +402,8 @@ def _model(name):
 
 def parser():
     """The argument parser of the ``pencils`` command."""
-    p = ArgumentParser(prog="pencils", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="pencils", description=__doc__.replace("``", ""),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"pencils {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -408,7 +414,9 @@ def parser():
     e.add_argument("--latex", action="store_true", help="LaTeX (amsmath aligned)")
     e.add_argument("--standalone", action="store_true", help="with --latex: a whole compilable document")
     e.add_argument("--json", action="store_true", help="JSON with SymPy-parsable strings")
-    e.add_argument("--name", type=_assignment, action="append", help="rename an entry: g11=q; repeatable")
+    e.add_argument("--name", type=_assignment, action="append",
+                   help="rename an entry of G (g11=q), or give a parameter its LaTeX (lam=\\lambda, with --latex); "
+                        "repeatable")
     e.add_argument("--no-symmetry", dest="symmetry", action="store_false",
                    help="do not merge the unknowns that a permutation of blocks maps to each other")
     e.set_defaults(run=_equations)

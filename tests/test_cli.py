@@ -243,3 +243,15 @@ def test_trace_of_a_wigner_moment(capsys):
 def test_expression_commands_refuse_bad_input(capsys, argv, message):
     status, _, err = run(capsys, *argv)
     assert status == 2 and message in err
+
+
+def test_equations_latex_names_of_parameters(capsys):
+    status, out, _ = run(capsys, "equations", path("ridge"), "--latex", "--name", "lam=\\lambda", "--name", "g11=r")
+    assert status == 0 and "\\psi + \\lambda}" in out and "+ lam}" not in out and out.startswith("\\begin{aligned}\nr &=")
+    status, _, err = run(capsys, "equations", path("ridge"), "--name", "lam=\\lambda")
+    assert status == 2 and "with --latex" in err
+
+
+def test_top_level_help_lists_the_commands(capsys):
+    status, out, _ = run(capsys, "--help")
+    assert status == 0 and "pencils linearize EXPR" in out and "pencils trace EXPR" in out

@@ -65,8 +65,15 @@ def test_equations_dsm(capsys):
 def test_bad_input_exit_2(capsys):
     assert main(["curve", "dsm", "--psi-p", "1,2", "--lam", "-1"]) == 2
     assert "lam must be >= 0" in capsys.readouterr().err
-    assert main(["curve", "dsm", "--psi-p", "1", "--psi-n", "2"]) == 2  # nothing swept
-    assert "exactly one" in capsys.readouterr().err
+    assert main(["curve", "dsm", "--psi-p", "1,2", "--psi-n", "2,3"]) == 2  # two axes swept
+    assert "at most one of" in capsys.readouterr().err
+
+
+def test_curve_at_a_single_point(capsys):
+    """Single values for every axis: a one-point curve (was refused: "give a list ... exactly one")."""
+    status = main(["curve", "dsm", "--psi-p", "1", "--psi-n", "2"])
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0 and len(out) == 2 and out[1].split(",")[3].startswith("1.000")
 
 
 def _curve(capsys, *argv):

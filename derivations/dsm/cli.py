@@ -234,9 +234,12 @@ def _simulation_record(sim, record, over):
 def _grids(args):
     grids = {k: parse_grid(getattr(args, k), args.dps, k) for k in ("psi_n", "psi_p", "lam")}
     swept = [k for k, v in grids.items() if isinstance(v, list)]
-    if len(swept) != 1:
-        raise DSMError("give a list or a grid for exactly one of --psi-n, --psi-p, --lam"
-                       + (f" (got lists for {', '.join(swept)})" if swept else " (all three are single values)"))
+    if len(swept) > 1:
+        raise DSMError(f"give a list or a grid for at most one of --psi-n, --psi-p, --lam (got lists for "
+                       f"{', '.join(swept)})")
+    if not swept:                 # one point: a curve in psi_p of one value
+        grids["psi_p"] = [grids["psi_p"]]
+        swept = ["psi_p"]
     return grids, swept[0]
 
 
