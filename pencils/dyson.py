@@ -442,6 +442,12 @@ class DysonSystem:
             raise EliminationError("no factor of the eliminated polynomial vanishes at the solution")
         return kept
 
+    def _repr_latex_(self):
+        """The system in a notebook (:func:`pencils.latex.system_latex`)."""
+        from .latex import system_latex
+
+        return f"$${system_latex(self)}$$"
+
     def __repr__(self):
         return (
             f"DysonSystem({len(self.unknowns)} unknowns {', '.join(map(str, (self.symbols[u] for u in self.unknowns)))}; "

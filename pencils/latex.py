@@ -200,3 +200,25 @@ _ESCAPES = {
 def _escape(text):
     """Escape plain text for LaTeX."""
     return "".join(_ESCAPES.get(c, c) for c in text)
+
+
+def solution_latex(solution, names=None):
+    """The targets of a :class:`~pencils.Solution`, with their certified digits, as an ``aligned`` block.
+
+    Values are printed to the digits the certificate proves (all ``dps`` digits for
+    a structural zero; 15 when uncertified, marked so).
+    """
+    import mpmath
+
+    system = solution.system
+    symbols = _symbol_names(system, names)
+    lines = []
+    for t in system.targets:
+        digits = solution.certified_digits(t)
+        value = mpmath.nstr(solution.targets[t], max(digits, 1) if solution.certified else 15)
+        value = value.replace("j", "\\mathrm{i}").replace("(", "").replace(")", "")
+        note = f"\\quad\\text{{({digits} digits certified)}}" if solution.certified else "\\quad\\text{(uncertified)}"
+        lines.append(f"{sp.latex(system.symbols[t], symbol_names=symbols)} &= {value}{note}")
+    point = ", ".join(f"{sp.latex(sp.Symbol(k), symbol_names=symbols)} = {mpmath.nstr(v, 15)}"
+                      for k, v in solution.point.items()).replace("j", "\\mathrm{i}")
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + f"\n\\end{{aligned}}\\qquad ({point})"

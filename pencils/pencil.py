@@ -300,6 +300,12 @@ class Pencil:
                     C[i, j] = term.coefficient
         return C
 
+    def _repr_latex_(self):
+        """The pencil in a notebook: ``L = (blocks)`` (:func:`pencils.latex.pencil_latex`)."""
+        from .latex import pencil_latex
+
+        return f"$$L = {pencil_latex(self)}$$"
+
     def as_matrix(self):
         """The pencil as a SymPy matrix of (non-commutative) block expressions."""
         return sp.Matrix(self.blocks)

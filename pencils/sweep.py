@@ -111,6 +111,42 @@ class Table:
         }
         return _write(json.dumps(data, indent=1) + "\n", file)
 
+    def to_pandas(self):
+        """A :class:`pandas.DataFrame`: numeric columns as float64 (complex128 where complex), each with its
+        full-precision strings beside it in ``<column>_str``; provenance in ``DataFrame.attrs``.
+
+        Needs pandas (``pip install 'pencils[tables]'``).
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Table.to_pandas needs pandas: pip install 'pencils[tables]'") from None
+        data = {}
+        for c in self.columns:
+            values = self.column(c)
+            if values and all(isinstance(v, mpmath.mpf | mpmath.mpc | int | float | complex) for v in values):
+                complex_ = any(mpmath.im(v) != 0 for v in values)
+                data[c] = [complex(v) if complex_ else float(mpmath.re(v)) for v in values]
+                data[c + "_str"] = [self._text(v) for v in values]
+            else:
+                data[c] = [self._text(v) for v in values]
+        frame = pd.DataFrame(data)
+        frame.attrs.update(self.provenance)
+        return frame
+
+    def _repr_html_(self):
+        """An HTML table (15 significant digits) with the provenance, in a notebook."""
+        import html
+
+        def cell(value):
+            text = mpmath.nstr(value, 15) if isinstance(value, mpmath.mpf | mpmath.mpc) else str(value)
+            return f"<td>{html.escape(text)}</td>"
+
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(cell(row[c]) for c in self.columns) + "</tr>" for row in self.rows)
+        caption = html.escape("; ".join(f"{k}: {v}" for k, v in self.provenance.items()))
+        return f"<table><caption>{caption}</caption><tr>{head}</tr>{body}</table>"
+
     def __len__(self):
         return len(self.rows)
 

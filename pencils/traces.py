@@ -140,6 +140,15 @@ class Trace:
             solution = self._pencil_solution
         return solution.derivative(wrt, order)
 
+    def _repr_latex_(self):
+        """``tau = value`` with its certified digits and the method, in a notebook."""
+        digits = self.certified_digits
+        value = mpmath.nstr(self.value, max(digits, 1) if self.certified else 15)
+        value = value.replace("j", "\\mathrm{i}").replace("(", "").replace(")", "")
+        status = f"{digits} digits certified" if self.certified else "uncertified"
+        return (f"$$\\lim_{{N\\to\\infty}} \\tfrac{{1}}{{N_r}}\\operatorname{{E}}\\operatorname{{tr}}"
+                f"\\Big({sp.latex(self.expression)}\\Big) = {value}\\quad\\text{{({status}; {self.method})}}$$")
+
     def __repr__(self):
         status = (f"certified to {self.certified_digits} digits" if self.certified
                   else f"uncertified: {self.solution.uncertified_reason}")

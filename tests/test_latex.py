@@ -53,3 +53,27 @@ def test_names_of_absent_parameters_are_ignored(textbook):
         system_latex(system, names={"g33": "q"})
     with pytest.raises(KeyError):
         system_latex(system, names={(3, 3): "q"})
+
+
+def test_notebook_reprs_compile(textbook, tmp_path):
+    """``_repr_latex_`` of a pencil, a system, a solution and a trace: display math that pdflatex compiles."""
+    import sympy as sp
+
+    from pencils import GaussianMatrix, ratio, solve, trace
+
+    exe = pdflatex()
+    pencil = textbook["wishart_product"]
+    system = DysonSystem(pencil)
+    solution = solve(system, {"z": "-1", "phi": "1.5", "psi": 2}, dps=20)
+    X = GaussianMatrix("X", 1, ratio("psi"))
+    lam = sp.Symbol("lam", positive=True)
+    traced = trace((X * X.T + lam) ** -2, {"lam": 1, "psi": 2}, dps=20)
+    reprs = [obj._repr_latex_() for obj in (pencil, system, solution, traced)]
+    assert all(r.startswith("$$") and r.endswith("$$") for r in reprs)
+    assert "20 digits certified" in reprs[2] and "derivative" in reprs[3]
+    body = "\n".join(f"\\[{r[2:-2]}\\]" for r in reprs)
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{amsmath}\\begin{document}\n"
+                                      + body + "\n\\end{document}\n")
+    run = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]

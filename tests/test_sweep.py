@@ -92,3 +92,16 @@ def test_table_csv_quotes_fields():
     table = Table(["name", "x"], [{"name": "poly:1,0.5", "x": mpmath.mpf(1) / 4}], {"dps": 10})
     rows = [line for line in table.to_csv().splitlines() if not line.startswith("#")]
     assert list(csv.reader(rows)) == [["name", "x"], ["poly:1,0.5", "0.2500000000"]]
+
+
+def test_table_to_pandas_has_float_columns_and_full_strings(textbook):
+    system = DysonSystem(textbook["ridge"])
+    table = sweep(system, "lam", ["0.5", "1", "2"], {"psi": 2}, dps=40)
+    frame = table.to_pandas()
+    assert str(frame["lam"].dtype) == "float64" and str(frame["g11"].dtype) == "float64"
+    assert list(frame["lam"]) == [0.5, 1.0, 2.0]
+    # lam = 1, psi = 2: g11 = sqrt(2) - 1, to every digit in the string column
+    assert frame["g11_str"][1].startswith("0.414213562373095048801688724209698078569")
+    assert frame.attrs["dps"] == 40
+    html = table._repr_html_()
+    assert html.startswith("<table>") and html.count("<tr>") == 4

@@ -157,6 +157,12 @@ class Solution:
         with mpmath.workdps(self.dps + GUARD):
             return series[entry][order] * mpmath.factorial(order)
 
+    def _repr_latex_(self):
+        """The targets with their certified digits, in a notebook (:func:`pencils.latex.solution_latex`)."""
+        from ..latex import solution_latex
+
+        return f"$${solution_latex(self)}$$"
+
     def __repr__(self):
         values = ", ".join(
             f"{self.system.symbols[e]}={mpmath.nstr(v, 12)}" for e, v in self.targets.items()
