@@ -20,6 +20,7 @@ The flow, one module per step:
 :mod:`pencils.balls`          ball arithmetic (python-flint) for certificates
 :mod:`pencils.linalg`         small dense linear algebra for any number type
 :mod:`pencils.solver`         continuation, Newton, verification, certificate, derivatives
+:mod:`pencils.density`       spectral densities along the real axis, edges, atoms
 :mod:`pencils.traces`         limits of normalised traces of rational expressions
 :mod:`pencils.sweep`          warm-started sweeps, tables with provenance
 :mod:`pencils.montecarlo`     finite-N simulation, linearisation check

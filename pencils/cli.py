@@ -5,6 +5,7 @@
 ``pencils check FILE``       theory against a finite-N Monte Carlo
 ``pencils linearize EXPR``   the pencil of a rational matrix expression, as a pencil file
 ``pencils trace EXPR``       the limit of a normalised trace of a matrix expression
+``pencils density FILE``     the spectral density of a resolvent along the real axis, edges, atoms
 ``pencils curve MODEL``      learning curves of a model (dsm)
 ``pencils figure MODEL``     the figures of a model (dsm)
 ``pencils validate MODEL``   theory against simulation for a model (dsm)
@@ -392,6 +393,38 @@ def _trace(args):
     return 0
 
 
+def _density(args):
+    from .density import density
+
+    pencil = load(args.file)
+    system = DysonSystem(pencil, target=_targets(args)[:1])
+    text = args.x.strip()
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3 or not parts[2].strip().isdigit() or int(parts[2]) < 2:
+            raise UsageError(f"--x {text!r}: expected START:STOP:COUNT with COUNT >= 2, or a list A,B,...")
+        with mpmath.workdps(args.dps + GUARD):
+            points = grid(parts[0], parts[1], int(parts[2]), dps=args.dps)
+    else:
+        points = [x.strip() for x in text.split(",")]
+    result = density(system, points, dict(args.at or []), spectral=args.spectral, dps=args.dps,
+                     edges=not args.no_edges)
+    print("x,density,certified_digits")
+    for x, value, digits in result.rows():
+        print(f"{x},{value},{digits}")
+    print(f"# density = -Im g(x + i eta)/pi, eta = 1e-{args.dps + 10}, of g{system.targets[0][0]}"
+          f"{system.targets[0][1]} in {args.spectral}")
+    if not args.no_edges:
+        print(f"# edges: {', '.join(full_string(e, 20) for e in result.edges) or 'none found'}")
+        print(f"# atoms: {', '.join(f'{full_string(x, 20)} (mass {full_string(m, 20)})' for x, m in result.atoms) or 'none'}")
+        if result.note:
+            print(f"# {result.note}")
+    if args.plot:
+        result.plot(args.plot)
+        _say(f"wrote {args.plot}")
+    return 0
+
+
 def _c(x):
     return f"{x.real:.10g}" if x.imag == 0 else f"{x.real:.6g}{x.imag:+.6g}j"
 
@@ -470,6 +503,21 @@ def parser():
             x.add_argument("--derivative", action="append", metavar="NAME", help="also d tau / d NAME; repeatable")
             x.add_argument("--json", action="store_true", help="JSON output")
         x.set_defaults(run=run)
+
+    d = sub.add_parser("density", help="the spectral density -Im g(x + i0)/pi of a resolvent target, edges, atoms",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""example:
+  pencils density derivations/textbook/marchenko_pastur.pencil --at psi=0.5 --x 0.1:2.9:15 --plot mp.png""")
+    d.add_argument("file", help="a pencil file")
+    d.add_argument("--x", required=True, help="points: START:STOP:COUNT (linear grid) or A,B,...; write --x=-2:2:41 "
+                                              "when the first point is negative")
+    d.add_argument("--at", type=_assignment, nargs="+", action="extend", default=[],
+                   help="NAME=VALUE for every other parameter and ratio")
+    d.add_argument("--target", type=_pair, action="append", help="entry I,J of E[L^-1] (default 1,1)")
+    d.add_argument("--spectral", default="z", help="the spectral parameter (default z)")
+    d.add_argument("--dps", type=dps_option, default=30, help="decimal digits, 10 to 10000 (default 30)")
+    d.add_argument("--plot", help="a PNG or PDF of the density, edges dotted, atoms marked")
+    d.add_argument("--no-edges", action="store_true", help="skip locating edges and atoms (no elimination)")
+    d.set_defaults(run=_density)
 
     for command, text in (("curve", "learning curves of a model"), ("figure", "the figures of a model"),
                           ("validate", "theory against simulation for a model")):

@@ -255,3 +255,15 @@ def test_equations_latex_names_of_parameters(capsys):
 def test_top_level_help_lists_the_commands(capsys):
     status, out, _ = run(capsys, "--help")
     assert status == 0 and "pencils linearize EXPR" in out and "pencils trace EXPR" in out
+
+
+def test_density_command(capsys, tmp_path):
+    status, out, err = run(capsys, "density", path("semicircle"), "--at", "s=1", "--x=-1,0,1", "--dps", "20",
+                           "--plot", tmp_path / "sc.png")
+    lines = out.splitlines()
+    assert status == 0 and lines[0] == "x,density,certified_digits" and len(lines) == 1 + 3 + 3
+    # semicircle of radius 2: density 1/pi at 0
+    assert lines[2].split(",")[1].startswith("0.3183098861837906715")
+    assert "# edges: -2.0" in out and (tmp_path / "sc.png").stat().st_size > 5000
+    status, _, err = run(capsys, "density", path("semicircle"), "--at", "s=1", "--x", "1:2:1")
+    assert status == 2 and "COUNT >= 2" in err

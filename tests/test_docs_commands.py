@@ -27,7 +27,7 @@ from pencils.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SUBCOMMANDS = ("equations", "solve", "check", "linearize", "trace", "curve", "figure", "validate")
+SUBCOMMANDS = ("equations", "solve", "check", "linearize", "trace", "density", "curve", "figure", "validate")
 #: commands with placeholders: shown as templates, not runnable as printed
 TEMPLATES = {"pencils equations FILE --latex"}
 #: subcommands that take more than a few seconds as documented
