@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SUBCOMMANDS = ("equations", "solve", "check", "linearize", "trace", "density", "curve", "figure", "validate")
 #: commands with placeholders: shown as templates, not runnable as printed
-TEMPLATES = {"pencils equations FILE --latex"}
+TEMPLATES = {"pencils equations FILE --latex", "pencils density FILE --x A:B:N --at ..."}
 #: subcommands that take more than a few seconds as documented
 SLOW = ("curve", "figure", "validate")
 OUTPUT_OPTIONS = ("--json", "--csv", "--plot", "--out")
