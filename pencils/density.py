@@ -36,7 +36,7 @@ Marchenko–Pastur at ``psi = 1/2``: an atom of mass ``1/2`` at 0 and the bulk
 import mpmath
 import sympy as sp
 
-from .exceptions import DomainError, PencilsError
+from .exceptions import DomainError, EliminationError, PencilsError
 from .solver import GUARD, solve
 from .values import full_string
 
@@ -143,12 +143,7 @@ def density(system, x, at, *, spectral="z", dps=30, target=None, edges=True):
     for value in grid:
         with mpmath.workdps(dps + GUARD):
             text = full_string(value, dps + 10)
-        point = dict(at)
-        point[spectral] = f"{text}+{eta}j"
-        try:
-            solution = solve(system, point, dps=dps, previous=previous)
-        except PencilsError:
-            solution = solve(system, point, dps=dps)
+        solution = _boundary_value(system, at, spectral, text, eta, dps, previous)
         previous = solution
         with mpmath.workdps(dps + GUARD):
             points.append(value)
@@ -161,6 +156,34 @@ def density(system, x, at, *, spectral="z", dps=30, target=None, edges=True):
         except PencilsError as exc:
             note = f"edges and atoms not located: {exc}"
     return Density(points, values, digits, found_edges, atoms, dps, note)
+
+
+def _boundary_value(system, at, spectral, text, eta, dps, previous):
+    """The solution at ``x + i eta``: warm from the previous point, else down the vertical line from ``x + i``.
+
+    The vertical path stays in the upper half-plane, where the physical branch is
+    the analytic continuation from infinity, so it lands on the boundary value
+    ``g(x + i0)`` (the direct coupling homotopy at ``x + i eta`` may stall on a
+    branch point of a non-symmetric system).
+    """
+    def at_height(height, previous=None):
+        point = dict(at)
+        point[spectral] = f"{text}+{height}j"
+        return solve(system, point, dps=dps, previous=previous)
+
+    if previous is not None:
+        try:
+            return at_height(eta, previous)
+        except PencilsError:
+            pass
+    try:
+        return at_height(eta)
+    except PencilsError:
+        pass
+    solution = at_height(1)
+    for height in ("0.1", "0.01", eta):
+        solution = at_height(height, solution)
+    return solution
 
 
 def _edges_and_atoms(system, target, at, spectral, dps):
@@ -187,31 +210,24 @@ def _edges_and_atoms(system, target, at, spectral, dps):
 
 
 def _real_roots(poly):
+    """The distinct real roots of an exact polynomial, isolated exactly (SymPy) and evaluated at the precision."""
     if poly.degree() < 1:
         return []
-    roots = mpmath.polyroots([mpmath.mpmathify(complex(c)) if not c.is_Rational else
-                              mpmath.mpf(c.p) / c.q for c in poly.all_coeffs()], maxsteps=200,
-                             extraprec=4 * mpmath.mp.prec)
-    found = []
-    for r in roots:
-        r = mpmath.mpmathify(r)
-        if abs(mpmath.im(r)) <= mpmath.mpf(10) ** (-mpmath.mp.dps // 2) * max(1, abs(r)):
-            x = mpmath.re(r)
-            if all(abs(x - y) > mpmath.mpf(10) ** (-mpmath.mp.dps // 2) for y in found):
-                found.append(x)
-    return sorted(found)
+    if not all(c.is_Rational for c in poly.all_coeffs()):
+        raise EliminationError("the eliminated polynomial has non-rational coefficients at this point")
+    squarefree = sp.Poly(sp.quo(poly.as_expr(), sp.gcd(poly.as_expr(), sp.diff(poly.as_expr(), poly.gen))),
+                         poly.gen)
+    return sorted(mpmath.mpf(str(r.evalf(mpmath.mp.dps + 5))) for r in squarefree.real_roots())
 
 
 def _is_edge(system, target, at, spectral, x0, dps):
     """The density vanishes on one side of ``x0`` and not on the other (probed at ``x0 +- 10^-6``)."""
     sides = []
     for sign in (-1, 1):
-        point = dict(at)
         with mpmath.workdps(dps + GUARD):
-            probe = x0 + sign * mpmath.mpf(10) ** -6
-            point[spectral] = f"{full_string(probe, dps + 10)}+1e-{dps + 10}j"
+            probe = full_string(x0 + sign * mpmath.mpf(10) ** -6, dps + 10)
         try:
-            value = -mpmath.im(solve(system, point, dps=dps, certify=False)[target])
+            value = -mpmath.im(_boundary_value(system, at, spectral, probe, f"1e-{dps + 10}", dps, None)[target])
         except PencilsError:
             return False
         sides.append(value > mpmath.mpf(10) ** (-dps // 2))
@@ -230,5 +246,5 @@ def _mass(polynomial, g, z, x0):
     leading = next((c for c in lowest if sp.simplify(c) != 0), None)
     if leading is None:
         return None
-    masses = [r for r in sp.Poly(leading, m).nroots(n=mpmath.mp.dps) if r.is_real and r > 0]
-    return mpmath.mpf(str(min(masses))) if masses else None
+    masses = [r for r in _real_roots(sp.Poly(leading, m)) if r > 0]
+    return min(masses) if masses else None

@@ -89,3 +89,23 @@ def test_bad_input():
         density(system, ["1"], {"psi": 2}, spectral="w")
     with pytest.raises(DomainError, match="spectral parameter"):
         density(system, ["1"], {"psi": 2, "z": 1})
+
+
+def test_a_non_symmetric_pencil_is_followed_into_its_spectrum():
+    """Product of two Wishart factors (a non-symmetric pencil): against the cubic
+    ``g (zg + phi - 1)(zg + psi - 1) - zg + 1 = 0`` at real ``x`` inside the bulk, where the root with
+    ``Im g < 0`` of the complex pair is the boundary value (the third root is real)."""
+    system = DysonSystem(load(path("wishart_product")))
+    xs = ["0.5", "2", "5", "10"]
+    rho = density(system, xs, {"phi": "1.5", "psi": 2}, dps=30)
+    with mpmath.workdps(60):
+        phi, psi = mpmath.mpf("1.5"), mpmath.mpf(2)
+        for x, value in zip(xs, rho.values):
+            z = mpmath.mpf(x)
+            # expand g (z g + phi - 1)(z g + psi - 1) - z g + 1 in powers of g
+            coefficients = [z**2, z * (phi - 1) + z * (psi - 1), (phi - 1) * (psi - 1) - z, 1]
+            roots = mpmath.polyroots(coefficients, maxsteps=200, extraprec=200)
+            lower = [r for r in roots if mpmath.im(r) < -mpmath.mpf(10) ** -30]
+            assert len(lower) == 1
+            assert abs(value - (-mpmath.im(lower[0]) / mpmath.pi)) < mpmath.mpf(10) ** -25
+    assert len(rho.edges) == 2 and rho.atoms == []
