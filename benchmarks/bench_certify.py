@@ -43,7 +43,7 @@ import flint
 import mpmath
 
 from derivations.dsm.theory import Theory
-from derivations.textbook import path
+from pencils.examples import path
 from pencils import DysonSystem, load, solve
 from pencils.solver import compile_system
 from pencils.sweep import grid, sweep

@@ -24,7 +24,7 @@ import time
 
 from sympy.core.cache import clear_cache
 
-from derivations.textbook import NAMES, path
+from pencils.examples import NAMES, path
 from pencils import DysonSystem, Structure, loads
 from pencils.testing import random_pencil
 

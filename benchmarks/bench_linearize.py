@@ -10,7 +10,7 @@ and times three stages:
 The goal of issue 9: under 2 s in total for an expression with 4 Gaussian
 matrices and 3 inverses. The second table lists the block counts: before
 reduction, after, and of the hand-written pencil of the same quantity in
-``derivations/textbook`` (goal: never more).
+``pencils/examples`` (goal: never more).
 
 Run::
 
@@ -24,7 +24,7 @@ import time
 import sympy as sp
 from sympy.core.cache import clear_cache
 
-from derivations.textbook import path
+from pencils.examples import path
 from pencils import DysonSystem, GaussianMatrix, WignerMatrix, linearize, load, ratio, transpose
 
 GOAL = 2.0  # seconds, expression with 4 Gaussian matrices and 3 inverses

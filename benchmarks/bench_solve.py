@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import mpmath
 from sympy.core.cache import clear_cache
 
-from derivations.textbook import path
+from pencils.examples import path
 from pencils import DysonSystem, SingularPointError, load
 from pencils.solver import GUARD, compile_system
 from pencils.sweep import grid, sweep

@@ -24,6 +24,7 @@ The flow, one module per step:
 :mod:`pencils.traces`         limits of normalised traces of rational expressions
 :mod:`pencils.sweep`          warm-started sweeps, tables with provenance
 :mod:`pencils.montecarlo`     finite-N simulation, linearisation check
+:mod:`pencils.examples`       the example pencils (files), ``path(name)``
 :mod:`pencils.testing`        random well-posed pencils for tests
 :mod:`pencils.cli`            the ``pencils`` command
 ============================= ====================================================

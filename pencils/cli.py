@@ -6,16 +6,15 @@
 ``pencils linearize EXPR``   the pencil of a rational matrix expression, as a pencil file
 ``pencils trace EXPR``       the limit of a normalised trace of a matrix expression
 ``pencils density FILE``     the spectral density of a resolvent along the real axis, edges, atoms
-``pencils curve MODEL``      learning curves of a model (dsm)
-``pencils figure MODEL``     the figures of a model (dsm)
-``pencils validate MODEL``   theory against simulation for a model (dsm)
+``pencils curve MODEL``      learning curves of an installed model (dsm)
+``pencils figure MODEL``     the figures of a model
+``pencils validate MODEL``   theory against simulation for a model
 
 Run ``pencils COMMAND --help`` for the options.
 """
 
 import argparse
 import contextlib
-import importlib
 import json
 import os
 import signal
@@ -43,7 +42,7 @@ from .sweep import grid, sweep, sweep_layout
 
 __all__ = ["main", "show_system", "parser", "ArgumentParser", "UsageError", "dps_option", "positive_int"]
 
-MODELS = {"dsm": "derivations.dsm.cli"}
+MODEL_GROUP = "pencils.models"  # entry points: name = module with curve/figure/validate/equations(argv)
 LARGE_EXPANSION = 2000  # determinant terms (Bregman's bound) from which `pencils equations` shows its progress
 LARGE_SYSTEM = 20  # or unknowns
 MODEL_COMMANDS = {"equations": "equations", "curve": "curve", "figure": "figure", "validate": "validate"}
@@ -429,8 +428,26 @@ def _c(x):
     return f"{x.real:.10g}" if x.imag == 0 else f"{x.real:.6g}{x.imag:+.6g}j"
 
 
+def models():
+    """``{name: entry point}`` of the installed models (entry point group ``pencils.models``).
+
+    A model is a module with functions ``curve``, ``figure``, ``validate`` and
+    ``equations``, each taking the command-line arguments after the model name
+    and returning an exit status; an optional ``ERRORS`` tuple names exception
+    classes to report as errors besides :class:`~pencils.PencilsError`. A
+    package registers one in its metadata, e.g. in ``setup.cfg``::
+
+        [options.entry_points]
+        pencils.models =
+            dsm = derivations.dsm.cli
+    """
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=MODEL_GROUP)}
+
+
 def _model(name):
-    return importlib.import_module(MODELS[name])
+    return models()[name].load()
 
 
 def parser():
@@ -506,7 +523,7 @@ def parser():
 
     d = sub.add_parser("density", help="the spectral density -Im g(x + i0)/pi of a resolvent target, edges, atoms",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""example:
-  pencils density derivations/textbook/marchenko_pastur.pencil --at psi=0.5 --x 0.1:2.9:15 --plot mp.png""")
+  pencils density pencils/examples/marchenko_pastur.pencil --at psi=0.5 --x 0.1:2.9:15 --plot mp.png""")
     d.add_argument("file", help="a pencil file")
     d.add_argument("--x", required=True, help="points: START:STOP:COUNT (linear grid) or A,B,...; write --x=-2:2:41 "
                                               "when the first point is negative")
@@ -522,7 +539,8 @@ def parser():
     for command, text in (("curve", "learning curves of a model"), ("figure", "the figures of a model"),
                           ("validate", "theory against simulation for a model")):
         m = sub.add_parser(command, help=f"{text} (pencils {command} MODEL --help)")
-        m.add_argument("model", choices=sorted(MODELS))
+        m.add_argument("model", choices=sorted(models()) or None,
+                       help="an installed model (entry point group pencils.models)")
     return p
 
 
@@ -577,7 +595,7 @@ def main(argv=None):
     errors = (PencilsError, OSError)
     with _sigterm_as_interrupt():
         try:
-            if len(argv) >= 2 and argv[0] in MODEL_COMMANDS and argv[1] in MODELS:
+            if len(argv) >= 2 and argv[0] in MODEL_COMMANDS and argv[1] in models():
                 # a model's command: the model parses its own options
                 model = _model(argv[1])
                 errors += tuple(getattr(model, "ERRORS", ()))

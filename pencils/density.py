@@ -25,7 +25,7 @@ Marchenko–Pastur at ``psi = 1/2``: an atom of mass ``1/2`` at 0 and the bulk
 
 >>> import mpmath
 >>> from pencils import DysonSystem, load
->>> from derivations.textbook import path
+>>> from pencils.examples import path
 >>> rho = density(DysonSystem(load(path("marchenko_pastur"))), [1], {"psi": "0.5"}, dps=30)
 >>> print(mpmath.nstr(rho.values[0], 20))       # sqrt((b - 1)(1 - a)) / (2 pi)
 0.21054219967389619492

@@ -3,7 +3,7 @@
 Examples
 --------
 >>> from pencils import load, DysonSystem
->>> from derivations.textbook import path
+>>> from pencils.examples import path
 >>> L = load(path("marchenko_pastur"))
 >>> print(pencil_latex(L))
 \\begin{pmatrix}

@@ -10,7 +10,7 @@ matrix expression the pencil stands for.
 Examples
 --------
 >>> from pencils import load
->>> from derivations.textbook import path
+>>> from pencils.examples import path
 >>> result = monte_carlo(load(path("ridge")), {"lam": 1, "psi": 2}, N=200, seeds=4)
 >>> result.N, result.seeds, result.sizes
 (200, 4, (200, 400))
@@ -296,7 +296,7 @@ def linearisation_check(pencil, expression, at, block=(1, 1), N=6, seed=0, toler
     --------
     >>> import numpy as np
     >>> from pencils import load
-    >>> from derivations.textbook import path
+    >>> from pencils.examples import path
     >>> def resolvent(m, p):
     ...     X = m["X"]
     ...     return np.linalg.inv(p["z"] * np.eye(len(X)) - X @ X.T)

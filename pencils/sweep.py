@@ -11,7 +11,7 @@ precision, residual per point).
 Examples
 --------
 >>> from pencils import load, DysonSystem
->>> from derivations.textbook import path
+>>> from pencils.examples import path
 >>> system = DysonSystem(load(path("ridge")))
 >>> table = sweep(system, "lam", ["0.1", "0.2", "0.4"], {"psi": 2}, dps=20)
 >>> [row["path"] for row in table.rows]

@@ -18,7 +18,7 @@ os.environ["PENCILS_CACHE_DIR"] = tempfile.mkdtemp(prefix="pencils-test-cache-")
 import pytest  # noqa: E402
 import sympy as sp  # noqa: E402
 
-from derivations.textbook import NAMES, path  # noqa: E402
+from pencils.examples import NAMES, path  # noqa: E402
 from pencils import load  # noqa: E402
 
 

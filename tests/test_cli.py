@@ -4,7 +4,7 @@ import json
 import pytest
 import sympy as sp
 
-from derivations.textbook import path
+from pencils.examples import path
 from injections import INJECTIONS
 from pencils.cli import main
 
@@ -267,3 +267,23 @@ def test_density_command(capsys, tmp_path):
     assert "# edges: -2.0" in out and (tmp_path / "sc.png").stat().st_size > 5000
     status, _, err = run(capsys, "density", path("semicircle"), "--at", "s=1", "--x", "1:2:1")
     assert status == 2 and "COUNT >= 2" in err
+
+
+def test_a_third_party_model_plugs_in(capsys, tmp_path, monkeypatch):
+    """A package registering ``toy`` in the entry point group ``pencils.models`` (its metadata written
+    here, its code in tests/plugins) is found by ``pencils curve toy``; its own error class is reported."""
+    from pathlib import Path
+
+    info = tmp_path / "toy_model-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-model\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[pencils.models]\ntoy = toy_model.cli\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugins"))
+    status, out, _ = run(capsys, "curve", "toy", "-1", "--psi", "0.5")
+    # Marchenko-Pastur at z = -1, psi = 1/2: (1 - sqrt(17))/4
+    assert status == 0 and out.splitlines()[1].startswith("-1,-0.7807764064044151374")
+    status, _, err = run(capsys, "curve", "toy", "bad")
+    assert status == 2 and "toy: bad points" in err
+    status, _, err = run(capsys, "figure", "toy")
+    assert status == 2 and "draws no figures" in err

@@ -10,7 +10,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from derivations.textbook import path
+from pencils.examples import path
 from pencils import DomainError, DysonSystem, load
 from pencils.density import density
 

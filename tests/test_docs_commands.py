@@ -4,7 +4,7 @@ The commands are read from the Markdown files themselves (fenced code blocks,
 indented command lines, inline code spans, ``a && pencils ...`` chains), so a new
 documented command gets a test without anyone writing one. Optional flags
 written ``[--latex]`` are tried in every combination; ``> file`` becomes a file
-in ``tmp_path``; paths under ``derivations/`` are read from the repository.
+in ``tmp_path``; paths under ``derivations/`` and ``pencils/examples/`` are read from the repository.
 Where the docs show the output of a command (``After `pencils ...`:`` and a
 code block), the output must contain it.
 
@@ -98,7 +98,7 @@ def test_the_docs_print_the_commands_we_expect():
     """The extraction finds the documented commands (a parser that found none would pass every test)."""
     assert len(COMMANDS) >= 15 and set(STATUS) <= set(RUNS) and "pencils validate dsm" in RUNS
     for must in ("pencils equations dsm --m 1 --latex", "pencils figure dsm", "pencils validate dsm --extrapolate",
-                 "pencils solve derivations/textbook/ridge.pencil --at psi=2 --sweep lam=1e-3:10:200 --log > ridge.csv"):
+                 "pencils solve pencils/examples/ridge.pencil --at psi=2 --sweep lam=1e-3:10:200 --log > ridge.csv"):
         assert must in COMMANDS, must
     assert TEMPLATES <= set(COMMANDS), "a template listed here is no longer in the docs"
 
@@ -167,7 +167,7 @@ def test_documented_command_runs(command, expected, tmp_path, monkeypatch, capsy
     if ">" in words:
         at = words.index(">")
         redirect, words = tmp_path / words[at + 1], words[:at] + words[at + 2:]
-    argv = [str(ROOT / w) if w.startswith("derivations/") else w for w in words]
+    argv = [str(ROOT / w) if w.startswith(("derivations/", "pencils/examples/")) else w for w in words]
     status = main(argv)
     out, err = capsys.readouterr()
     assert status == STATUS.get(command, 0), f"{command} exited {status}: {err[-2000:]}"

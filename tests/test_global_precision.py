@@ -10,7 +10,7 @@ import flint
 import mpmath
 import pytest
 
-from derivations.textbook import path
+from pencils.examples import path
 from pencils.cli import main
 
 COMMANDS = {

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from derivations.textbook import NAMES, path
+from pencils.examples import NAMES, path
 from pencils import (
     GaussianMatrix, ParseError, Pencil, PencilFormatError, PencilValidationError, WignerMatrix, dumps, load, loads,
     ratio, save,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from derivations.textbook import NAMES
+from pencils.examples import NAMES
 from pencils import DysonSystem
 from pencils.latex import latex_document, pencil_latex, system_latex
 

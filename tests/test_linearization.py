@@ -4,7 +4,7 @@ Expected values never come from pencils itself: the block of ``L^{-1}`` (a
 dense numpy inverse of the assembled pencil) is compared with the expression
 evaluated by the independent numpy evaluation of :mod:`tests.expression_trees`
 or written out by hand here; block counts are compared with the hand-written
-pencils of ``derivations/textbook``.
+pencils of ``pencils/examples``.
 """
 
 import numpy as np
@@ -13,7 +13,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derivations.textbook import path
+from pencils.examples import path
 from pencils import GaussianMatrix, LinearizationError, ParseError, WignerMatrix, linearize, load, ratio, trace
 from pencils.linearization import _Reducer, shape_of
 from pencils.matrices import transpose

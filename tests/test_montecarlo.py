@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derivations.textbook import path
+from pencils.examples import path
 from pencils import DomainError, DysonSystem, MonteCarloError, load, solve
 from pencils.montecarlo import linearisation_check, monte_carlo
 from pencils.testing import random_pencil

@@ -46,7 +46,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from mpmath import mp
 
-from pencils.exceptions import PencilsError
+from .errors import DSMError
 
 __all__ = [
     "Activation",
@@ -66,11 +66,11 @@ __all__ = [
 CENTRING_TOLERANCE = 1e-12
 
 
-class ActivationError(PencilsError, ValueError):
+class ActivationError(DSMError):
     """An activation is unknown, malformed, or not centred for the law in use."""
 
 
-class QuadratureError(PencilsError, ArithmeticError):
+class QuadratureError(DSMError, ArithmeticError):
     """A Gaussian integral did not reach the requested accuracy."""
 
 

@@ -23,15 +23,12 @@ from pencils.solver import GUARD
 from pencils.sweep import grid
 from pencils.values import to_mpmath
 
-from .activations import ActivationError
-from .equivalence import EquivalenceError
 from .pencils import COPIES, REPLICATED, dsm_pencil, targets
 from .theory import DSMError, Theory, parse_m
 
-__all__ = ["curve", "figure", "equations", "validate", "parse_grid", "m_option", "FIGURE_DEFAULTS", "ERRORS"]
+__all__ = ["curve", "figure", "equations", "validate", "parse_grid", "m_option", "FIGURE_DEFAULTS"]
 
 #: the model's errors, reported by ``pencils`` as one ``pencils: error:`` line
-ERRORS = (DSMError, EquivalenceError, ActivationError)
 
 FIGURE_DEFAULTS = {"t": "0.1", "lam": "1e-3", "activation": "tanh", "psi_n": "2", "psi_p": "0.1:16:40"}
 LATEX_NAMES = {"lam": r"\lambda", "mus": r"\mu_*", "mu1": r"\mu_1", "zeta": r"\zeta", "kappa": r"\kappa",

@@ -93,9 +93,9 @@ from flint import acb, arb, fmpq, fmpz
 from mpmath import mp
 from mpmath.libmp import from_man_exp
 
-from pencils.exceptions import PencilsError
 
 from . import activations
+from .errors import DSMError
 from . import cache as disk
 from .activations import (
     Activation,
@@ -125,7 +125,7 @@ _CHECK_DIGITS = 10
 _LOG2_10 = math.log2(10)
 
 
-class EquivalenceError(PencilsError, ValueError):
+class EquivalenceError(DSMError):
     """Invalid input to :func:`gaussian_equivalence`."""
 
 

@@ -73,6 +73,7 @@ import numpy as np
 from mpmath import mp
 
 from .activations import Activation, erf, get_activation, relu_centred
+from .errors import DSMError
 
 __all__ = [
     "MEHLER_TOLERANCE",
@@ -104,7 +105,7 @@ _MIN_STEP = 1 / 64  # smallest trapezoidal step tried
 _STEP_SAMPLE = 16  # points and features (largest σ) on which the step is chosen
 
 
-class SimulationError(ValueError):
+class SimulationError(DSMError):
     """Invalid input to :func:`simulate`, or a singular system at ``λ = 0``."""
 
 

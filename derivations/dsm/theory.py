@@ -42,20 +42,17 @@ import math
 
 import mpmath
 
-from pencils import DysonSystem, PencilsError, load, solve
+from pencils import DysonSystem, load, solve
 from pencils.balls import bits_for, certified_digits, mid_mpmath, precision, to_ball
 from pencils.solver import GUARD
 from pencils.sweep import sweep
 from pencils.values import to_mpmath
 
 from .equivalence import gaussian_equivalence
+from .errors import DSMError
 from .pencils import REPLICATED, pencil_path, subspaces, targets
 
 __all__ = ["Theory", "DSMError", "parse_m"]
-
-
-class DSMError(PencilsError, ValueError):
-    """Bad input to the DSM model (the message says which and why)."""
 
 
 def parse_m(m):

@@ -1,0 +1,1 @@
+"""A third-party model for the plug-in test: Marchenko–Pastur curves through the public pencils API."""
