@@ -27,8 +27,10 @@ of the family per atom::
     weights = ["0.3", "0.7"]
 
     [laws.H.values]
-    Sigma = ["4", "1"] A variance is real and positive: it may use
-the ratios and the parameters, not the matrices.
+    Sigma = ["4", "1"]
+
+A variance is real and positive: it may use the ratios and the parameters,
+not the matrices. The whole format is specified in ``docs/file_format.md``.
 
 .. code-block:: toml
 

@@ -187,3 +187,15 @@ def test_load_names_the_file(tmp_path):
     bad.write_text("sizes = [")
     with pytest.raises(PencilFormatError, match="bad.pencil: not valid TOML"):
         load(bad)
+
+
+def test_the_format_specification_shows_a_file_that_loads():
+    """docs/file_format.md quotes an example file verbatim: it must be that file and load."""
+    from pathlib import Path
+
+    from pencils import loads
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "file_format.md").read_text()
+    quoted = docs.split("`pencils/examples/wishart_average.pencil`:\n\n```toml\n")[1].split("```")[0]
+    assert quoted == path("wishart_average").read_text()
+    assert loads(quoted).replicas is not None
