@@ -457,7 +457,11 @@ def parser():
     p.add_argument("--version", action="version", version=f"pencils {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    e = sub.add_parser("equations", help="the Dyson system of a pencil file (or of a model: dsm)")
+    e = sub.add_parser("equations", help="the Dyson system of a pencil file (or of a model: dsm)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""examples:
+  pencils equations pencils/examples/wishart_product.pencil --eliminate
+  pencils equations pencils/examples/ridge.pencil --latex --name lam=\\lambda --name g11=r
+  pencils equations dsm --m 1 --latex""")
     e.add_argument("file", help="a pencil file, or the name of a model (dsm)")
     e.add_argument("--target", type=_pair, action="append", help="entry I,J of E[L^-1] (default 1,1); repeatable")
     e.add_argument("--eliminate", action="store_true", help="reduce to one polynomial equation in the target")
@@ -471,28 +475,34 @@ def parser():
                    help="do not merge the unknowns that a permutation of blocks maps to each other")
     e.set_defaults(run=_equations)
 
-    s = sub.add_parser("solve", help="verified high-precision solution of a pencil's system")
-    s.add_argument("file")
+    s = sub.add_parser("solve", help="verified high-precision solution of a pencil's system",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""examples:
+  pencils solve pencils/examples/marchenko_pastur.pencil --at z=-1 psi=0.5 --derivative z --dps 50
+  pencils solve pencils/examples/ridge.pencil --at psi=2 --sweep lam=1e-3:10:200 --log > ridge.csv""")
+    s.add_argument("file", help="a pencil file (see docs/file_format.md)")
     s.add_argument("--at", type=_assignment, nargs="+", action="extend", help="NAME=VALUE ...", default=[])
-    s.add_argument("--target", type=_pair, action="append")
+    s.add_argument("--target", type=_pair, action="append", help="entry I,J of E[L^-1] (default 1,1); repeatable")
     s.add_argument("--derivative", action="append", help="parameter to differentiate in; repeatable")
     s.add_argument("--order", type=positive_int, default=1, help="highest derivative order (default 1)")
     s.add_argument("--dps", type=dps_option, default=30, help="decimal digits, 10 to 10000 (default 30)")
     s.add_argument("--sweep", type=_assignment, help="NAME=START:STOP:COUNT (COUNT >= 2), a warm-started sweep: "
                                                      "CSV on standard output, one line per point as it is solved")
     s.add_argument("--log", action="store_true", help="with --sweep: geometric grid")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="JSON: values, certified digits, checks, provenance")
     s.add_argument("--no-symmetry", dest="symmetry", action="store_false",
                    help="solve the system without merging symmetric unknowns (same numbers, more unknowns)")
     s.set_defaults(run=_solve)
 
-    c = sub.add_parser("check", help="theory against a finite-N Monte Carlo")
-    c.add_argument("file")
-    c.add_argument("--at", type=_assignment, nargs="+", action="extend", default=[])
-    c.add_argument("--target", type=_pair, action="append")
+    c = sub.add_parser("check", help="theory against a finite-N Monte Carlo",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""example:
+  pencils check pencils/examples/semicircle.pencil --at z=0.5+0.2j s=1 --N 400 --seeds 20""")
+    c.add_argument("file", help="a pencil file (see docs/file_format.md)")
+    c.add_argument("--at", type=_assignment, nargs="+", action="extend", default=[],
+                   help="NAME=VALUE for every parameter and ratio")
+    c.add_argument("--target", type=_pair, action="append", help="entry I,J of E[L^-1] (default 1,1); repeatable")
     c.add_argument("--N", type=positive_int, default=400, help="reference dimension (default 400)")
     c.add_argument("--seeds", type=positive_int, default=20, help="independent draws (default 20)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="seed of the first draw; draw s uses seed + s (default 0)")
     c.set_defaults(run=_check)
 
     for command, text, run in (("linearize", "the pencil of a rational matrix expression", _linearize),
@@ -538,7 +548,9 @@ def parser():
 
     for command, text in (("curve", "learning curves of a model"), ("figure", "the figures of a model"),
                           ("validate", "theory against simulation for a model")):
-        m = sub.add_parser(command, help=f"{text} (pencils {command} MODEL --help)")
+        m = sub.add_parser(command, help=f"{text} (pencils {command} MODEL --help)",
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           epilog=f"example:\n  pencils {command} dsm --help     # the options of the DSM model")
         m.add_argument("model", choices=sorted(models()) or None,
                        help="an installed model (entry point group pencils.models)")
     return p

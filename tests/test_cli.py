@@ -287,3 +287,15 @@ def test_a_third_party_model_plugs_in(capsys, tmp_path, monkeypatch):
     assert status == 2 and "toy: bad points" in err
     status, _, err = run(capsys, "figure", "toy")
     assert status == 2 and "draws no figures" in err
+
+
+def test_every_option_has_help_and_every_command_an_example():
+    import argparse
+
+    from pencils.cli import parser
+
+    commands = parser()._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        assert sub.epilog and f"pencils {name}" in sub.epilog, name
+        for action in sub._actions:
+            assert action.help or isinstance(action, argparse._HelpAction), (name, action.dest)
