@@ -171,6 +171,8 @@ class Reduction:
         """
         if not self.laws:
             return self
+        if getattr(self, "_on_atoms", None) is not None:    # computed once: the compiled form and the
+            return self._on_atoms                             # parameters of the system both read it
         import copy
 
         result = copy.copy(self)
@@ -186,12 +188,13 @@ class Reduction:
                     copies[n].append((len(labels), w, values))
                     labels.append(tuple(f"{b}@{k + 1}" for b in block_labels))
         result.labels = tuple(labels)
-        result.constants = tuple((m, r, c, sp.sympify(v).subs(values))
+        result.constants = tuple((m, r, c, sp.sympify(v).xreplace(values))
                                  for n, r, c, v in self.constants for m, _, values in copies[n])
         result.terms = tuple((m, r, c, u, v) for n, r, c, u, v in self.terms for m, _, _ in copies[n])
         result.readouts = {e: tuple((w * wk, m, r, c) for w, n, r, c in readout for m, wk, _ in copies[n])
                            for e, readout in self.readouts.items()}
         result.laws = {}
+        self._on_atoms = result
         return result
 
     # -- replicated pencils ----------------------------------------------------------------------
@@ -312,6 +315,7 @@ class Reduction:
         import copy
 
         result = copy.copy(self)
+        result._on_atoms = None
         result.constants = tuple((n, r, c, sp.sympify(v).subs(values)) for n, r, c, v in self.constants)
         terms = ((n, r, c, u, sp.sympify(v).subs(values)) for n, r, c, u, v in self.terms)
         result.terms = tuple(t for t in terms if t[-1] != 0)
