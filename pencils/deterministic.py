@@ -274,17 +274,18 @@ def joint_eigenvectors(matrices):
     return vectors, {name: np.einsum("ij,ik,kj->j", vectors, m, vectors) for name, m in matrices.items()}
 
 
-def apply(coefficient, matrices, values):
-    """The matrix ``f(D_1, ...)`` of a coefficient in spectral variables, for given commuting ``matrices``.
+def apply(coefficient, eigen, values):
+    """The matrix ``f(D_1, ...)`` of a coefficient in spectral variables.
 
-    ``values`` gives the other symbols (parameters) numbers.
+    ``eigen`` is :func:`joint_eigenvectors` of the family (computed once for all
+    the coefficients of a draw); ``values`` gives the other symbols (parameters) numbers.
     """
     import numpy as np
 
-    vectors, eigenvalues = joint_eigenvectors(matrices)
-    names = sorted(matrices)
+    vectors, eigenvalues = eigen
+    names = sorted(eigenvalues)
     symbols = [sp.Symbol(name, real=True) for name in names]
-    other = {s: values[s.name] for s in coefficient.free_symbols if s.name in values and s.name not in matrices}
+    other = {s: values[s.name] for s in coefficient.free_symbols if s.name in values and s.name not in eigenvalues}
     f = sp.lambdify(symbols, sp.sympify(coefficient).subs(other), modules="numpy")
     diagonal = np.broadcast_to(np.asarray(f(*(eigenvalues[name] for name in names)), dtype=complex),
                                (len(vectors),))

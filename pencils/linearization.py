@@ -76,7 +76,7 @@ import numpy as np
 import sympy as sp
 
 from .exceptions import LinearizationError, PencilsError
-from .deterministic import DeterministicMatrix, apply, spectral_variables
+from .deterministic import DeterministicMatrix, apply, joint_eigenvectors, spectral_variables
 from .matrices import RandomMatrix, transpose
 from .parsing import parse_expression
 from .pencil import Pencil
@@ -689,7 +689,7 @@ def evaluate(expr, matrices, values, N):
             return scalar(e)
         if _deterministic(e):             # f(D): the function applied to the eigenvalues of D
             coefficient, used = spectral_variables(e)
-            return apply(coefficient, {m.name: matrices[m.name] for m in used}, values)
+            return apply(coefficient, joint_eigenvectors({m.name: matrices[m.name] for m in used}), values)
         if isinstance(e, RandomMatrix):
             m = matrices[e.base.name]
             return m.T if e.transposed else m

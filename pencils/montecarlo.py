@@ -26,7 +26,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .deterministic import apply, draw_family
+from .deterministic import apply, draw_family, joint_eigenvectors
 from .exceptions import MonteCarloError
 from .values import parse_point
 
@@ -81,14 +81,16 @@ class _Numeric:
         self.terms = [(i, j, term, None if term.coefficient.free_symbols & spectral else evaluate(term.coefficient))
                       for (i, j), terms in pencil.terms.items() for term in terms]
         self.ratios, self.basis = ratios, basis
+        self.families = {}         # law -> the names of its deterministic matrices in the pencil
+        for name, m in sorted(pencil.deterministic.items()):
+            self.families.setdefault(m.law, []).append(name)
 
     def sample(self, rng):
         matrices = {}
-        for law in {m.law for m in self.pencil.deterministic.values()}:
-            n = int(round(float(next(iter(m.rows for m in self.pencil.deterministic.values() if m.law == law))
-                                 .subs(self.ratios)) * self.N))
+        for law, names in self.families.items():
+            n = int(round(float(self.pencil.deterministic[names[0]].rows.subs(self.ratios)) * self.N))
             family = draw_family(law, n, self.point, rng=rng if self.basis == "haar" else None)
-            matrices.update({name: a for name, a in family.items() if name in self.pencil.deterministic})
+            matrices.update({name: family[name] for name in names})
         for name, m in self.pencil.matrices.items():
             rows, cols = self.shapes[name]
             if m.kind == "wigner":
@@ -101,12 +103,15 @@ class _Numeric:
     def assemble(self, matrices):
         o = self.offsets
         L = np.zeros((o[-1], o[-1]), dtype=complex)
+        eigen = {}                 # per law: one joint eigendecomposition for all its coefficients
         for i, j, term, c in self.terms:
             block = L[o[i]:o[i + 1], o[j]:o[j + 1]]
-            if c is None:          # a function of deterministic matrices
-                used = {m.name: matrices[m.name] for m in self.pencil.deterministic.values()
-                        if m.spectral in term.coefficient.free_symbols}
-                block += apply(term.coefficient, used, self.point)
+            if c is None:          # a function of deterministic matrices (of one law: one space)
+                law = next(m.law for m in self.pencil.deterministic.values()
+                           if m.spectral in term.coefficient.free_symbols)
+                if law not in eigen:
+                    eigen[law] = joint_eigenvectors({name: matrices[name] for name in self.families[law]})
+                block += apply(term.coefficient, eigen[law], self.point)
             elif term.matrix is None:
                 block += c * np.eye(self.sizes[i])
             else:
