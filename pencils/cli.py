@@ -27,7 +27,7 @@ import sympy as sp
 from . import __version__
 from .dyson import DysonSystem
 from .exceptions import PencilsError
-from .io import dumps, load
+from .io import DOMAINS, dumps, load
 from .linearization import linearize
 from .matrices import GaussianMatrix, WignerMatrix, ratio
 from .parsing import names_in, parse_expression
@@ -340,13 +340,10 @@ def _declarations(args):
     return list(matrices.values()), list(parameters.values())
 
 
-PARAMETER_TYPES = {"complex": {}, "real": {"real": True}, "positive": {"positive": True}}
-
-
 def _parameter(name, kind):
-    if kind is not None and kind not in PARAMETER_TYPES:
-        raise UsageError(f"--param {name}={kind}: the type is one of {', '.join(PARAMETER_TYPES)}")
-    return sp.Symbol(name, **PARAMETER_TYPES[kind or "complex"])
+    if kind is not None and kind not in DOMAINS:
+        raise UsageError(f"--param {name}={kind}: the type is one of {', '.join(DOMAINS)}")
+    return sp.Symbol(name, **DOMAINS[kind or "complex"])
 
 
 def _linearize(args):

@@ -38,7 +38,7 @@ import sympy as sp
 
 from .exceptions import DomainError, EliminationError, PencilsError
 from .solver import GUARD, solve
-from .values import full_string
+from .values import full_string, to_mpmath
 
 __all__ = ["density", "Density"]
 
@@ -138,8 +138,10 @@ def density(system, x, at, *, spectral="z", dps=30, target=None, edges=True):
     points, values, digits = [], [], []
     previous = None
     with mpmath.workdps(dps + GUARD):
-        grid = [mpmath.mpmathify(v) if not isinstance(v, str) else mpmath.mpf(sp.Rational(v).p) / sp.Rational(v).q
-                for v in x]
+        grid = [to_mpmath(v) for v in x]        # read exactly by the whitelist parser
+    for value, given in zip(grid, x):
+        if mpmath.im(value) != 0:
+            raise DomainError(f"the density is taken at real points, got {given}")
     for value in grid:
         with mpmath.workdps(dps + GUARD):
             text = full_string(value, dps + 10)

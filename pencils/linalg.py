@@ -171,18 +171,15 @@ def inverses(matrices):
         if len(indices) == 1:
             result[indices[0]] = inverse(matrices[indices[0]])
             continue
-        stacked = np.array([matrices[n] for n in indices])
         try:
-            inverted = np.linalg.inv(stacked)
+            inverted = np.linalg.inv(np.array([matrices[n] for n in indices]))
         except np.linalg.LinAlgError:
-            for n in indices:
-                result[n] = inverse(matrices[n])
-            continue
-        if not np.all(np.isfinite(inverted)):
-            for n in indices:
-                result[n] = inverse(matrices[n])
-            continue
-        for n, M in zip(indices, inverted.tolist()):
+            inverted = None
+        if inverted is None or not np.all(np.isfinite(inverted)):   # one by one: singular ones raise
+            inverted = [inverse(matrices[n]) for n in indices]
+        else:
+            inverted = inverted.tolist()
+        for n, M in zip(indices, inverted):
             result[n] = M
     return result
 
