@@ -46,7 +46,7 @@ from derivations.dsm.theory import Theory
 from pencils.examples import path
 from pencils import DysonSystem, load, solve
 from pencils.solver import compile_system
-from pencils.sweep import grid, sweep
+from pencils.sweep import points as grid_points, sweep
 
 VARIANTS = {
     "a": {"certify": False, "second_path": False},
@@ -107,9 +107,9 @@ def cold_cases():
 
 def warm_cases(points):
     with mpmath.workdps(60):
-        z_mp = grid(-2, "-0.05", points)
-        z_wp = grid(-3, "-0.05", points)
-        psi_p = grid("0.1", "16", points, log=True)
+        z_mp = grid_points(-2, "-0.05", points)
+        z_wp = grid_points(-3, "-0.05", points)
+        psi_p = grid_points("0.1", "16", points, log=True)
     cases = [
         Case(f"Marchenko–Pastur, psi = 1/2, z in [-2, -0.05], {points} points", textbook("marchenko_pastur"),
              {"psi": "0.5"}, 30, "z", z_mp),

@@ -14,11 +14,11 @@ import time
 import mpmath
 
 from derivations.dsm.theory import Theory
-from pencils.sweep import grid
+from pencils.sweep import points as grid_points
 
 def per_point(m, dps, psi_d="1", points=60, repeats=5):
     theory = Theory(m=m, t="0.1", activation="tanh", psi_d=psi_d, dps=dps)
-    values = grid("0.1", "16", points, log=True, dps=dps)
+    values = grid_points("0.1", "16", points, log=True, dps=dps)
     start = time.perf_counter()
     theory.curve(2, values[:1], "1e-3")  # cold: homotopy at the first point
     cold = time.perf_counter() - start

@@ -38,9 +38,9 @@ POINT = dict(t="0.1", activation="tanh", psi_n=2, lam="1e-3", dps=30)
 
 
 def _grid(points):
-    from pencils.sweep import grid
+    from pencils.sweep import points as grid_points
 
-    return grid("0.1", "16", points, log=True, dps=POINT["dps"])
+    return grid_points("0.1", "16", points, log=True, dps=POINT["dps"])
 
 
 def measure(m, points, runs, certify=True):

@@ -35,7 +35,7 @@ from sympy.core.cache import clear_cache
 from pencils.examples import path
 from pencils import DysonSystem, SingularPointError, load
 from pencils.solver import GUARD, compile_system
-from pencils.sweep import grid, sweep
+from pencils.sweep import points as grid_points, sweep
 from pencils.testing import random_pencil
 from pencils.values import parse_point
 
@@ -64,18 +64,18 @@ def cases():
     diagonal = [(i, i) for i in range(1, 13)]
     return {
         "mp": Case("Marchenko–Pastur, psi = 1/2, z in [-2, -0.05]", textbook["marchenko_pastur"], "z",
-                   lambda n: grid(-2, "-0.05", n), {"psi": "0.5"}),
+                   lambda n: grid_points(-2, "-0.05", n), {"psi": "0.5"}),
         "ridge": Case("ridge, psi = 2, lam in [10, 0.01] (log)", textbook["ridge"], "lam",
-                      lambda n: grid(10, "0.01", n, log=True), {"psi": 2}),
+                      lambda n: grid_points(10, "0.01", n, log=True), {"psi": 2}),
         "sc": Case("semicircle, s = 1, z = x + 0.5i, x in [-3, 3]", textbook["semicircle"], "z",
-                   lambda n: _shifted(grid(-3, 3, n), "0.5"), {"s": 1}),
+                   lambda n: _shifted(grid_points(-3, 3, n), "0.5"), {"s": 1}),
         "sc-near": Case("semicircle, s = 1, z = x + 0.001i, x in [-3, 3] (near the spectrum)",
-                        textbook["semicircle"], "z", lambda n: _shifted(grid(-3, 3, n), "0.001"), {"s": 1}),
+                        textbook["semicircle"], "z", lambda n: _shifted(grid_points(-3, 3, n), "0.001"), {"s": 1}),
         "wp": Case("Wishart product, phi = 3/2, psi = 1/2, z in [-3, -0.05]", textbook["wishart_product"],
-                   "z", lambda n: grid(-3, "-0.05", n), {"phi": "1.5", "psi": "0.5"}),
+                   "z", lambda n: grid_points(-3, "-0.05", n), {"phi": "1.5", "psi": "0.5"}),
         "random12": Case("random k = 12, 4 matrices, seed 0, 12 diagonal targets, z = x + i, x in [-3, 3]",
                          DysonSystem(random_pencil(12, 4, seed=0), target=diagonal), "z",
-                         lambda n: _shifted(grid(-3, 3, n), 1), {}),
+                         lambda n: _shifted(grid_points(-3, 3, n), 1), {}),
     }
 
 
@@ -150,7 +150,7 @@ def digits(approximations, exact):
 
 def mp_headline(points, repeats, budget):
     """The 200-point MP sweep at 30 digits: cold (load + system + compile + sweep) and warm."""
-    values = grid(-2, "-0.05", points)
+    values = grid_points(-2, "-0.05", points)
 
     def cold():
         clear_cache()

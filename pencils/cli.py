@@ -9,6 +9,8 @@
 ``pencils curve MODEL``      learning curves of an installed model (dsm)
 ``pencils figure MODEL``     the figures of a model
 ``pencils validate MODEL``   theory against simulation for a model
+``pencils grid FILE``        a pencil's targets on an N-dimensional grid (Dask, Zarr store, resumable)
+``pencils phase MODEL``      phase diagrams of a model on a grid (dsm)
 
 Run ``pencils COMMAND --help`` for the options.
 """
@@ -38,14 +40,15 @@ from .output import CSVSink, DocumentSink, RecordWriter, Terminated, interruptio
 from .balls import certified_digits
 from .values import full_string
 from .solver import GUARD, solve
-from .sweep import grid, sweep, sweep_layout
+from .sweep import points, sweep, sweep_layout
 
 __all__ = ["main", "show_system", "parser", "ArgumentParser", "UsageError", "dps_option", "positive_int"]
 
 MODEL_GROUP = "pencils.models"  # entry points: name = module with curve/figure/validate/equations(argv)
 LARGE_EXPANSION = 2000  # determinant terms (Bregman's bound) from which `pencils equations` shows its progress
 LARGE_SYSTEM = 20  # or unknowns
-MODEL_COMMANDS = {"equations": "equations", "curve": "curve", "figure": "figure", "validate": "validate"}
+MODEL_COMMANDS = {"equations": "equations", "curve": "curve", "figure": "figure", "validate": "validate",
+                  "phase": "phase"}
 
 
 class UsageError(PencilsError):
@@ -266,7 +269,7 @@ def _sweep(args, pencil, system, at):
     if name in at:
         raise UsageError(f"--sweep {name}={spec}: {name} is also fixed by --at {name}={at[name]}")
     try:
-        values = grid(parts[0], parts[1], count, log=args.log, dps=args.dps)
+        values = points(parts[0], parts[1], count, log=args.log, dps=args.dps)
     except PencilsError as exc:
         raise UsageError(f"--sweep {name}={spec}{' --log' if args.log else ''}: {exc}") from None
     derivatives = args.derivative or ()
@@ -400,10 +403,10 @@ def _density(args):
         if len(parts) != 3 or not parts[2].strip().isdigit() or int(parts[2]) < 2:
             raise UsageError(f"--x {text!r}: expected START:STOP:COUNT with COUNT >= 2, or a list A,B,...")
         with mpmath.workdps(args.dps + GUARD):
-            points = grid(parts[0], parts[1], int(parts[2]), dps=args.dps)
+            xs = points(parts[0], parts[1], int(parts[2]), dps=args.dps)
     else:
-        points = [x.strip() for x in text.split(",")]
-    result = density(system, points, dict(args.at or []), spectral=args.spectral, dps=args.dps,
+        xs = [x.strip() for x in text.split(",")]
+    result = density(system, xs, dict(args.at or []), spectral=args.spectral, dps=args.dps,
                      edges=not args.no_edges)
     print("x,density,certified_digits")
     for x, value, digits in result.rows():
@@ -428,8 +431,8 @@ def _c(x):
 def models():
     """``{name: entry point}`` of the installed models (entry point group ``pencils.models``).
 
-    A model is a module with functions ``curve``, ``figure``, ``validate`` and
-    ``equations``, each taking the command-line arguments after the model name
+    A model is a module with functions ``curve``, ``figure``, ``validate``,
+    ``phase`` and ``equations`` (those it lacks are reported as such), each taking the command-line arguments after the model name
     and returning an exit status; an optional ``ERRORS`` tuple names exception
     classes to report as errors besides :class:`~pencils.PencilsError`. A
     package registers one in its metadata, e.g. in ``setup.cfg``::
@@ -544,7 +547,8 @@ def parser():
     d.set_defaults(run=_density)
 
     for command, text in (("curve", "learning curves of a model"), ("figure", "the figures of a model"),
-                          ("validate", "theory against simulation for a model")):
+                          ("validate", "theory against simulation for a model"),
+                          ("phase", "phase diagrams of a model on a grid (Dask, resumable)")):
         m = sub.add_parser(command, help=f"{text} (pencils {command} MODEL --help)",
                            formatter_class=argparse.RawDescriptionHelpFormatter,
                            epilog=f"example:\n  pencils {command} dsm --help     # the options of the DSM model")
@@ -608,7 +612,9 @@ def main(argv=None):
                 # a model's command: the model parses its own options
                 model = _model(argv[1])
                 errors += tuple(getattr(model, "ERRORS", ()))
-                run = getattr(model, MODEL_COMMANDS[argv[0]])
+                run = getattr(model, MODEL_COMMANDS[argv[0]], None)
+                if run is None:
+                    raise UsageError(f"model {argv[1]} has no {argv[0]} command")
                 rest = argv[2:]
             else:
                 args = parser().parse_args(argv)

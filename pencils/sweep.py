@@ -32,10 +32,10 @@ from .balls import certified_digits, mid_mpmath
 from .values import full_string, to_mpmath
 from .solver import GUARD, solve
 
-__all__ = ["sweep", "sweep_layout", "grid", "Table"]
+__all__ = ["sweep", "sweep_layout", "points", "Table"]
 
 
-def grid(start, stop, num, log=False, dps=30):
+def points(start, stop, num, log=False, dps=30):
     """``num >= 2`` points from ``start`` to ``stop`` (geometric if ``log``), as mpmath numbers.
 
     The ends are read exactly (``"1e-3"`` is one thousandth) and the points
@@ -43,9 +43,9 @@ def grid(start, stop, num, log=False, dps=30):
     geometric grid needs real, non-zero ends of the same sign. Bad grids
     raise :class:`~pencils.exceptions.DomainError`.
 
-    >>> [float(x) for x in grid(1, 4, 3, log=True)]
+    >>> [float(x) for x in points(1, 4, 3, log=True)]
     [1.0, 2.0, 4.0]
-    >>> grid(0, 1, 5, log=True)
+    >>> points(0, 1, 5, log=True)
     Traceback (most recent call last):
     ...
     pencils.exceptions.DomainError: a geometric grid needs real, non-zero ends of the same sign, got 0 and 1
@@ -193,7 +193,7 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, on_so
     over : str
         The parameter swept.
     values : iterable
-        Its values (numbers or strings; see :func:`grid`).
+        Its values (numbers or strings; see :func:`points`).
     at : dict
         Values of the other parameters.
     dps : int

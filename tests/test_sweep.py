@@ -7,13 +7,13 @@ import pytest
 
 from pencils import DysonSystem, solve
 from pencils.exceptions import ConvergenceError, DomainError
-from pencils.sweep import Table, grid, sweep
+from pencils.sweep import Table, points, sweep
 
 
 def test_sweep_matches_independent_solves(textbook):
     system = DysonSystem(textbook["marchenko_pastur"])
     with mpmath.workdps(40):
-        zs = grid("-3", "-0.1", 12)
+        zs = points("-3", "-0.1", 12)
     table = sweep(system, "z", zs, {"psi": "0.5"}, dps=30, derivatives=["z"])
     assert len(table) == 12
     assert table.rows[0]["path"] != "warm start"
@@ -50,9 +50,9 @@ def test_swept_parameter_cannot_be_fixed(textbook):
 
 def test_geometric_grid():
     with mpmath.workdps(30):
-        points = grid("0.1", "10", 5, log=True)
-        assert abs(points[2] - 1) < mpmath.mpf(10) ** -28
-        assert [float(x) for x in grid("-1", "-4", 3, log=True)] == [-1.0, -2.0, -4.0]
+        xs = points("0.1", "10", 5, log=True)
+        assert abs(xs[2] - 1) < mpmath.mpf(10) ** -28
+        assert [float(x) for x in points("-1", "-4", 3, log=True)] == [-1.0, -2.0, -4.0]
 
 
 @pytest.mark.parametrize("start, stop, num, log, message", [
@@ -66,7 +66,7 @@ def test_geometric_grid():
 ])
 def test_bad_grids_raise_domain_error(start, stop, num, log, message):
     with pytest.raises(DomainError, match=message):
-        grid(start, stop, num, log=log)
+        points(start, stop, num, log=log)
 
 
 def test_progress_callable_gets_each_row_as_it_is_solved(textbook, monkeypatch):

@@ -20,7 +20,7 @@ from pencils.cli import ArgumentParser, dps_option, positive_int, show_system
 from pencils.exceptions import PencilsError
 from pencils.output import CSVSink, DocumentSink, RecordWriter, check_outputs, json_document
 from pencils.solver import GUARD
-from pencils.sweep import grid
+from pencils.sweep import points
 from pencils.values import to_mpmath
 
 from .pencils import COPIES, REPLICATED, dsm_pencil, targets
@@ -104,7 +104,7 @@ def parse_grid(text, dps=30, name="value"):
             raise DSMError(f"{option}: a grid START:STOP:COUNT needs COUNT >= 2, got {text!r}")
         start, stop = (_value(x, name, dps) for x in parts[:2])
         try:
-            return grid(start, stop, count, log=True, dps=dps)
+            return points(start, stop, count, log=True, dps=dps)
         except PencilsError as exc:
             raise DSMError(f"{option} {text!r}: {exc}") from None
     if "," in text:
