@@ -20,18 +20,26 @@ The flow, one module per step:
 :mod:`pencils.balls`          ball arithmetic (python-flint) for certificates
 :mod:`pencils.linalg`         small dense linear algebra for any number type
 :mod:`pencils.solver`         continuation, Newton, verification, certificate, derivatives
-:mod:`pencils.density`       spectral densities along the real axis, edges, atoms
+:mod:`pencils.density`        spectral densities along the real axis, edges, atoms
 :mod:`pencils.traces`         limits of normalised traces of rational expressions
 :mod:`pencils.sweep`          warm-started sweeps, tables with provenance
+:mod:`pencils.grids`          N-dimensional grids of solutions, tiles, labelled arrays
+:mod:`pencils.scheduling`     where tiles run: this process, local or remote Dask clusters
+:mod:`pencils.store`          the resumable Zarr store of a grid and its log
 :mod:`pencils.montecarlo`     finite-N simulation, linearisation check
 :mod:`pencils.examples`       the example pencils (files), ``path(name)``
 :mod:`pencils.testing`        random well-posed pencils for tests
 :mod:`pencils.cli`            the ``pencils`` command
+:mod:`pencils.output`         records written as they are computed (CSV, JSON), interruptions
+:mod:`pencils.exceptions`     the exception classes, one root: :class:`PencilsError`
 ============================= ====================================================
 """
 
+__version__ = "0.1.0"  # before the imports: modules read it
+
 from .deterministic import DeterministicMatrix, SpectralLaw
 from .dyson import DysonSystem
+from .grids import grid
 from .exceptions import (
     AdmissibilityError,
     CertificationError,
@@ -58,13 +66,12 @@ from .solver import Solution, solve
 from .structure import Structure
 from .traces import Trace, trace
 
-__version__ = "0.1.0"
 
 __all__ = [
     "AdmissibilityError", "CertificationError", "ConvergenceError", "DeterministicMatrix", "DomainError", "DysonSystem",
     "EliminationError", "GaussianMatrix", "Linearization", "LinearizationError", "MonteCarloError",
     "ParseError", "Pencil", "PencilFormatError", "PencilValidationError", "PencilsError", "Reduction",
     "Replicas", "SingularPointError", "Solution", "SolverError", "SpectralLaw", "Structure", "StructureError", "Trace",
-    "WignerMatrix", "dumps", "linearize", "load", "loads", "ratio", "ratios", "save", "solve", "trace",
+    "WignerMatrix", "dumps", "grid", "linearize", "load", "loads", "ratio", "ratios", "save", "solve", "trace",
     "transpose",
 ]

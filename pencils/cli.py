@@ -22,6 +22,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 import mpmath
 import sympy as sp
@@ -428,6 +429,41 @@ def _c(x):
     return f"{x.real:.10g}" if x.imag == 0 else f"{x.real:.6g}{x.imag:+.6g}j"
 
 
+def _grid(args):
+    """``pencils grid``: tiles into the store as they finish; a summary on standard output."""
+    from .grids import axis_points, grid
+
+    system = DysonSystem(load(args.file), target=_targets(args))
+    axes = {}
+    for name, text in args.axis:
+        if name in axes:
+            raise UsageError(f"--axis {name} is given twice")
+        try:
+            axes[name] = axis_points(text, log=name in args.log, dps=args.dps, name=f"--axis {name}")
+        except PencilsError as exc:
+            raise UsageError(f"--axis {name}={text}{' (--log)' if name in args.log else ''}: {exc}") from None
+    unknown = set(args.log) - set(axes)
+    if unknown:
+        raise UsageError(f"--log {', '.join(sorted(unknown))}: not an axis")
+    tile = {}
+    for name, text in args.tile:
+        if not text.isdigit() or int(text) < 1:
+            raise UsageError(f"--tile {name}={text}: SIZE must be a positive integer")
+        tile[name] = int(text)
+    scheduler = args.scheduler
+    start = time.perf_counter()
+    ds = grid(system, axes, dict(args.at), dps=args.dps, tile=tile, store=args.store, resume=args.resume,
+              scheduler=scheduler, workers=args.workers, derivatives=args.derivative)
+    seconds = time.perf_counter() - start
+    certified = ds["certificate"].values == "proven"
+    print(f"# {args.store}: {' x '.join(f'{n} {k}' for n, k in ds.sizes.items())} = {certified.size} points, "
+          f"{certified.sum()} proven, in {seconds:.1f} s")
+    for name in [v for v in ds.data_vars if v.endswith("_digits")]:
+        print(f"# {name[:-len('_digits')]}: at least {int(ds[name].values.min())} certified digits")
+    print(f"# read it with: xarray.open_zarr({args.store!r})")
+    return 0
+
+
 def models():
     """``{name: entry point}`` of the installed models (entry point group ``pencils.models``).
 
@@ -530,6 +566,31 @@ def parser():
             x.add_argument("--derivative", action="append", metavar="NAME", help="also d tau / d NAME; repeatable")
             x.add_argument("--json", action="store_true", help="JSON output")
         x.set_defaults(run=run)
+
+    g = sub.add_parser("grid", help="a pencil's targets on an N-dimensional grid, in a resumable Zarr store",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""examples:
+  pencils grid pencils/examples/marchenko_pastur.pencil --axis psi=0.25:4:6 --axis z=-3:-0.1:12 --log psi --store mp.zarr
+  pencils grid pencils/examples/ridge.pencil --axis psi=0.5,2 --axis lam=1e-3:10:40 --log lam --derivative lam \\
+      --store ridge.zarr --workers 2    # interrupted? the same command with --resume goes on""")
+    g.add_argument("file", help="a pencil file (see docs/file_format.md)")
+    g.add_argument("--axis", type=_assignment, action="append", required=True, metavar="NAME=GRID",
+                   help="an axis: NAME=START:STOP:COUNT (linear unless --log NAME) or NAME=A,B,...; repeatable, "
+                        "in dimension order; rows are warm-started along the last axis")
+    g.add_argument("--log", action="append", default=[], metavar="NAME", help="a geometric axis; repeatable")
+    g.add_argument("--at", type=_assignment, nargs="+", action="extend", default=[],
+                   help="NAME=VALUE for the parameters that are not on an axis")
+    g.add_argument("--target", type=_pair, action="append", help="entry I,J of E[L^-1] (default 1,1); repeatable")
+    g.add_argument("--derivative", action="append", default=[], help="parameter to differentiate in; repeatable")
+    g.add_argument("--dps", type=dps_option, default=30, help="decimal digits, 10 to 10000 (default 30)")
+    g.add_argument("--store", required=True, help="the Zarr directory the tiles are written to as they finish")
+    g.add_argument("--resume", action="store_true",
+                   help="go on with the grid in --store (same arguments): done tiles are kept, the others computed")
+    g.add_argument("--tile", type=_assignment, action="append", default=[], metavar="NAME=SIZE",
+                   help="points per tile along an axis (default: the whole last axis, 1 along the others)")
+    g.add_argument("--workers", type=positive_int, help="worker processes of the local Dask cluster (default: CPUs)")
+    g.add_argument("--scheduler", help="synchronous (this process, no Dask), or the address of a running Dask "
+                                       "scheduler (tcp://HOST:8786) whose workers have pencils installed")
+    g.set_defaults(run=_grid)
 
     d = sub.add_parser("density", help="the spectral density -Im g(x + i0)/pi of a resolvent target, edges, atoms",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""example:

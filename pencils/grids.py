@@ -45,7 +45,6 @@ import sys
 import mpmath
 import numpy as np
 
-from . import __version__
 from .exceptions import DomainError, PencilsError
 from .solver import GUARD
 from .sweep import points, sweep, sweep_layout
@@ -59,7 +58,7 @@ KINDS = {
     "complex": "complex128 and a full-precision string",
     "float": "float64 only (residuals, timings)",
     "integer": "int64",
-    "text": "a string of at most 200 characters",
+    "text": "a string of at most 200 characters (longer ones are cut, ending in an ellipsis)",
 }
 TEXT_WIDTH = 200
 
@@ -122,8 +121,9 @@ class SystemRows(RowSolver):
     Notes
     -----
     Variables: each target (``complex``: the float column is complex128, use
-    ``.real`` on the real axis outside the spectrum), ``d<target>/d<name>`` per
-    derivative, ``<value>_digits`` (certified significant digits),
+    ``.real`` on the real axis outside the spectrum), ``d<target>_d<name>`` per
+    derivative (``d<target>/d<name>`` in sweep tables; Zarr names cannot hold
+    a slash), ``<value>_digits`` (certified significant digits),
     ``certificate`` (``"proven"``, ``"uncertified: <reason>"`` or
     ``"failed: <reason>"`` when no solution was found; the row goes on from the
     next point), ``residual``, ``iterations``, ``path``.
@@ -133,9 +133,10 @@ class SystemRows(RowSolver):
         self.system = system
         self.derivatives = tuple(str(d) for d in derivatives)
         self.options = dict(options)
-        columns, _ = sweep_layout(system, "_", {}, 30, self.derivatives)
-        values = [c for c in columns[1:] if c.endswith("_digits") is False and c not in
-                  ("certificate", "residual", "iterations", "path")]
+        names = {e: str(s) for e, s in system.symbols.items()}
+        self.names = [names[t] for t in system.targets]
+        self.names += [f"d{n}/d{w}" for w in self.derivatives for n in self.names]
+        values = [name.replace("/", "_") for name in self.names]  # Zarr names cannot hold "/"
         self.variables = {v: "complex" for v in values}
         self.variables.update({f"{v}_digits": "integer" for v in values})
         self.variables.update(certificate="text", residual="float", iterations="integer", path="text")
@@ -158,7 +159,9 @@ class SystemRows(RowSolver):
             except PencilsError as exc:  # this point failed: record it, go on cold from the next one
                 rows.extend(done)
                 rows.append({"certificate": f"failed: {type(exc).__name__}: {exc}"})
-        return rows
+        renamed = {name: name.replace("/", "_") for name in self.names}
+        renamed.update({f"{name}_digits": f"{name.replace('/', '_')}_digits" for name in self.names})
+        return [{renamed.get(k, k): v for k, v in row.items()} for row in rows]
 
 
 class Layout:
@@ -335,6 +338,8 @@ def solve_tile(rows, layout, fixed, index):
 
 def identity(rows, layout, fixed):
     """The attributes that define a grid: a resumed store must match them exactly."""
+    from . import __version__
+
     return {
         "axes": layout.strings(),
         "along": layout.along,
@@ -402,6 +407,8 @@ def grid(rows, axes, fixed=None, *, dps=30, along=None, tile=None, store=None, r
         raise DomainError(f"grid needs a DysonSystem or a RowSolver, got {type(rows).__name__}")
     elif derivatives or options:
         raise DomainError("derivatives and solver options go to the RowSolver, not to grid(), for a RowSolver")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise DomainError(f"workers must be a positive integer, got {workers!r}")
     fixed = {str(k): v for k, v in dict(fixed or {}).items()}
     layout = Layout(axes, along=along, tile=tile, dps=dps)
     both = set(fixed) & set(layout.names)

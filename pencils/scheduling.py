@@ -23,13 +23,13 @@ On SIGINT or SIGTERM the run stops, logs ``interrupted`` and re-raises; the
 tiles written so far stay, and ``resume=True`` goes on from them.
 """
 
+import itertools
 import logging
 import os
 import socket
 import sys
 import time
 
-from .exceptions import DomainError
 from .grids import solve_tile
 from .output import Terminated
 
@@ -61,11 +61,8 @@ class client_for:
             self.client = self.scheduler
             return self.client
         if self.scheduler in (None, "processes"):
-            workers = self.workers or os.cpu_count() or 1
-            if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-                raise DomainError(f"workers must be a positive integer, got {self.workers!r}")
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR)
+            self.cluster = LocalCluster(n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1,
+                                        processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
         else:
             self.client = Client(self.scheduler, timeout="20s")
@@ -141,7 +138,7 @@ def _on_dask(rows, layout, fixed, todo, scheduler, workers, finish):
         bundle = client.scatter([(rows, layout, fixed)], broadcast=True)[0]  # sent to each worker once
         window = 2 * max(1, len(client.nthreads()))
         pending = iter(todo)
-        futures = [client.submit(_task, bundle, i, pure=False) for i, _ in zip(pending, range(window))]
+        futures = [client.submit(_task, bundle, i, pure=False) for i in itertools.islice(pending, window)]
         queue = as_completed(futures)
         try:
             for future in queue:
