@@ -27,12 +27,13 @@ from pencils.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SUBCOMMANDS = ("equations", "solve", "check", "linearize", "trace", "density", "curve", "figure", "validate")
+SUBCOMMANDS = ("equations", "solve", "check", "linearize", "trace", "density", "grid", "curve", "figure", "validate",
+               "phase")
 #: commands with placeholders: shown as templates, not runnable as printed
 TEMPLATES = {"pencils equations FILE --latex", "pencils density FILE --x A:B:N --at ..."}
 #: subcommands that take more than a few seconds as documented
-SLOW = ("curve", "figure", "validate")
-OUTPUT_OPTIONS = ("--json", "--csv", "--plot", "--out")
+SLOW = ("curve", "figure", "validate", "phase")
+OUTPUT_OPTIONS = ("--json", "--csv", "--plot", "--out", "--store")
 
 
 def _commands_in_line(text):
