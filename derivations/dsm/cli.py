@@ -26,7 +26,7 @@ from pencils.values import to_mpmath
 from .pencils import COPIES, REPLICATED, dsm_pencil, targets
 from .theory import DSMError, Theory, parse_m
 
-__all__ = ["curve", "figure", "equations", "validate", "parse_grid", "m_option", "FIGURE_DEFAULTS"]
+__all__ = ["curve", "figure", "equations", "validate", "phase", "parse_grid", "m_option", "FIGURE_DEFAULTS"]
 
 #: the model's errors, reported by ``pencils`` as one ``pencils: error:`` line
 
@@ -338,3 +338,10 @@ def validate(argv):
     from .validation import main
 
     return main(argv)
+
+
+def phase(argv):
+    """``pencils phase dsm``: phase diagrams on a (psi_n, psi_p) grid (see :mod:`derivations.dsm.phase_cli`)."""
+    from .phase_cli import phase as run
+
+    return run(argv)

@@ -1,0 +1,378 @@
+"""Phase diagrams of the DSM model: train, test, gap and memorisation on a (psi_n, psi_p) grid.
+
+A phase diagram is one :func:`pencils.grids.grid` per number of noise samples
+``m`` (see :func:`phase_diagram`): axes ``psi_n`` and ``psi_p`` (rows along
+``psi_p``, warm-started), fixed ``t``, ``lam``, activation and ``psi_d``. What
+a row computes is :class:`PhaseRows`, a :class:`pencils.grids.RowSolver`
+built on :meth:`derivations.dsm.theory.Theory.curve`.
+
+The memorisation indicator
+--------------------------
+With ``c_t = psi_d e^{-2t}`` the DSM loss of the true score on fresh data (the
+optimal population loss, MODEL.md section 3),
+
+    memorisation = max(0, 1 - E_train / c_t),
+
+the fraction of the optimal population loss that the trained score fits away
+on its own training set. ``0``: it fits the training set no better than the
+true score does (the true score's expected loss on the training pairs is
+``c_t``, as it does not depend on them). ``1``: it fits it perfectly, as the
+empirical optimal score does when ``n = O(d)`` (the score of the
+training points' noised mixture, which concentrates on the nearest training
+point for every fixed ``t`` in this regime, and whose samples are copies of
+the training set). For ``m = inf`` the noise-averaged training loss of a
+score ``s`` splits (Pythagoras in ``L^2`` of the noised empirical law) as the
+empirical optimal score's loss, about 0, plus ``h_t/d E|s - s_emp|^2``, so that
+``1 - memorisation`` is the squared distance of the trained score to the
+empirical optimal score relative to the true score's. The boundary of the
+memorisation phase is the level set ``memorisation = LEVEL`` (default
+:data:`LEVEL` = 0.9), located along ``psi_p`` for each ``psi_n`` by root
+finding on the theory itself (:func:`boundary`). docs/phase.md compares it with
+the alternatives, which are stored as well:
+
+* ``relative_gap = (L_test - E_train) / L_test`` (the generalisation gap
+  relative to the DSM test loss);
+* ``train_falls_test_rises``: 1 where ``dE_train/dpsi_p < 0`` and
+  ``dE_test/dpsi_p > 0`` (MODEL.md's words; slopes from the row's own points,
+  ``train_slope`` and ``test_slope`` are ``d log E / d log psi_p``).
+
+Examples
+--------
+>>> rows = PhaseRows(m=1, t="0.1", activation="tanh", dps=15)
+>>> [r["memorisation"] > 0.99 for r in rows.solve_row({"psi_n": 1, "lam": "1e-3"}, "psi_p", [0.25, 4], 15)]
+[False, True]
+>>> ds = phase_diagram([1], psi_n=[0.5, 2], psi_p=[0.25, 1, 4], lam="1e-3", dps=15, scheduler="synchronous")[1]
+>>> ds["memorisation"].sizes["psi_n"], ds["memorisation"].sizes["psi_p"]
+(2, 3)
+>>> float(ds["memorisation"].sel(psi_n=2, psi_p=4)) > 0.99 > float(ds["memorisation"].sel(psi_n=2, psi_p=0.25))
+True
+"""
+
+import math
+
+import mpmath
+import numpy as np
+
+from pencils.exceptions import PencilsError
+from pencils.grids import RowSolver, grid
+
+from .errors import DSMError
+from .theory import Theory, parse_m
+
+__all__ = ["PhaseRows", "phase_diagram", "boundary", "turning_curve", "optimal_loss", "LEVEL", "VARIABLES"]
+
+#: the default level of the memorisation indicator that marks the boundary (see docs/phase.md)
+LEVEL = 0.9
+
+ERRORS = ("train_error", "test_error", "dsm_test_loss", "gap")
+VARIABLES = {
+    **{k: "real" for k in ERRORS},
+    "memorisation": "real",
+    "relative_gap": "real",
+    "train_falls_test_rises": "integer",
+    "train_slope": "float",
+    "test_slope": "float",
+    **{f"{k}_digits": "integer" for k in ERRORS},
+    "digits": "integer",
+    "certificate": "text",
+    "residual": "float",
+}
+
+_THEORIES = {}  # one Theory per (m, t, activation, psi_d, dps) and worker process
+
+
+def optimal_loss(t, psi_d=1, dps=30):
+    """``c_t = psi_d e^{-2t}``: the DSM loss of the true score on fresh data (MODEL.md section 3).
+
+    >>> print(mpmath.nstr(optimal_loss("0.1", dps=20), 15))
+    0.818730753077982
+    """
+    from pencils.values import to_mpmath
+
+    with mpmath.workdps(dps + 10):
+        return to_mpmath(psi_d) * mpmath.exp(-2 * to_mpmath(t))
+
+
+class PhaseRows(RowSolver):
+    """Errors and memorisation indicators of the DSM model along rows of ``psi_p`` (a grid's RowSolver).
+
+    Parameters
+    ----------
+    m : int or "inf"
+    t, activation, psi_d
+        As for :class:`~derivations.dsm.theory.Theory`; the activation must be
+        a name (a grid sends the solver to other processes, by pickling).
+    dps : int
+        Precision of the theory's constants (the grid's ``dps`` rules the
+        solves; they should agree).
+
+    Notes
+    -----
+    The :class:`Theory` (Gaussian-equivalence constants, pencil, system) is
+    built on first use in each process and cached there; it is not pickled.
+    A row is one warm-started :meth:`Theory.curve`; a point that fails gets
+    ``certificate = "failed: <reason>"`` and the row goes on cold from the
+    next point.
+    """
+
+    variables = VARIABLES
+
+    def __init__(self, m=1, t="0.1", activation="tanh", psi_d=1, dps=30):
+        if not isinstance(activation, str):
+            raise DSMError("a phase diagram needs the activation by name (tanh, erf, relu, poly:...), "
+                           f"got {type(activation).__name__}")
+        self.m = parse_m(m)
+        self.t, self.activation, self.psi_d, self.dps = str(t), activation, str(psi_d), int(dps)
+        self._theory = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_theory"] = None
+        return state
+
+    @property
+    def theory(self):
+        """The :class:`Theory` of this solver, built once per process."""
+        if self._theory is None:
+            key = (self.m, self.t, self.activation, self.psi_d, self.dps)
+            if key not in _THEORIES:
+                _THEORIES[key] = Theory(m=self.m, t=self.t, activation=self.activation, psi_d=self.psi_d,
+                                        dps=self.dps)
+            self._theory = _THEORIES[key]
+        return self._theory
+
+    def provenance(self):
+        return {"solver": "derivations.dsm.phase.PhaseRows", "model": "dsm",
+                "m": "inf" if self.m == math.inf else str(self.m), "t": self.t, "activation": self.activation,
+                "psi_d": self.psi_d, "memorisation": "max(0, 1 - train_error / c_t), c_t = psi_d exp(-2 t)"}
+
+    def solve_row(self, point, over, values, dps):
+        if over != "psi_p":
+            raise DSMError(f"PhaseRows sweeps psi_p, not {over}")
+        theory = self.theory
+        records = []
+        while len(records) < len(values):
+            done = []
+            try:
+                theory.curve(point["psi_n"], list(values[len(records):]), point["lam"], progress=done.append)
+                records.extend(done)
+            except (PencilsError, ArithmeticError, ValueError, ZeroDivisionError) as exc:
+                records.extend(done)
+                records.append({"certificate": f"failed: {type(exc).__name__}: {exc}"})
+        c_t = optimal_loss(self.t, self.psi_d, dps)
+        rows = [self._row(r, c_t, dps) for r in records]
+        self._slopes(rows, values)
+        return rows
+
+    @staticmethod
+    def _row(record, c_t, dps):
+        if "train_error" not in record:
+            return {"certificate": record["certificate"], "train_falls_test_rises": 0}
+        row = {k: record[k] for k in ERRORS}
+        row.update({f"{k}_digits": record[f"{k}_digits"] for k in ERRORS})
+        with mpmath.workdps(dps + 10):
+            row["memorisation"] = max(mpmath.mpf(0), 1 - record["train_error"] / c_t)
+            row["relative_gap"] = record["gap"] / record["dsm_test_loss"]
+        row["digits"] = min(record[f"{k}_digits"] for k in ERRORS)
+        row["certificate"] = record["certificate"]
+        row["residual"] = float(record["residual"])
+        return row
+
+    @staticmethod
+    def _slopes(rows, values):
+        """``d log E / d log psi_p`` of train and test from the row's points (centred inside, one-sided at the
+        ends), and the sign pattern train falling while test rises."""
+        x = np.log([float(v) for v in values])
+        for key, name in (("train_error", "train_slope"), ("test_error", "test_slope")):
+            y = np.array([math.log(float(r[key])) if r.get(key) is not None and r[key] > 0 else np.nan
+                          for r in rows])
+            if len(rows) < 2:
+                continue
+            slope = np.gradient(y, x)
+            for r, s in zip(rows, slope):
+                if np.isfinite(s):
+                    r[name] = float(s)
+        for r in rows:
+            if "train_slope" in r and "test_slope" in r:
+                r["train_falls_test_rises"] = int(r["train_slope"] < 0 < r["test_slope"])
+            else:
+                r["train_falls_test_rises"] = 0
+
+
+def phase_diagram(m, psi_n, psi_p, t="0.1", lam="1e-3", activation="tanh", psi_d=1, dps=30, store=None,
+                  resume=False, scheduler=None, workers=None, progress=None, tile=None):
+    """Phase diagrams of the DSM model for several ``m``: ``{m: xarray.Dataset}``.
+
+    Parameters
+    ----------
+    m : sequence of (int or "inf")
+        One grid per value.
+    psi_n, psi_p : sequence
+        The axes (numbers, strings read exactly, or mpmath numbers).
+    t, lam, activation, psi_d
+        Fixed for every grid (see :class:`~derivations.dsm.theory.Theory`).
+    dps : int
+    store : str or path, optional
+        A folder: grid ``m`` streams into ``<store>/m=<m>.zarr`` (see
+        :func:`pencils.grids.grid`); default in memory.
+    resume, scheduler, workers, progress, tile
+        As for :func:`pencils.grids.grid`. With the local Dask cluster
+        (``scheduler=None``) one cluster of ``workers`` processes serves
+        every ``m``.
+
+    Returns
+    -------
+    dict
+        ``{m: Dataset}`` (``m`` an int or ``math.inf``); the datasets have the
+        variables of :data:`VARIABLES` (and ``<name>_str`` with all digits).
+
+    Notes
+    -----
+    One grid per ``m`` rather than an ``m`` axis: every ``m`` is a different
+    pencil (m = 1, m = inf and the replicated one), with its own constants and
+    provenance, ``m`` is not a continuous parameter to warm-start along, and a
+    store per ``m`` can be resumed, extended or read on its own;
+    ``xarray.concat(list(result.values()), dim="m")`` joins them.
+    """
+    from pathlib import Path
+
+    ms = [parse_m(x) for x in m]
+    if len(set(ms)) != len(ms):
+        raise DSMError(f"m repeats: {list(m)}")
+    for value in ms:  # every theory is set up (and its input checked) before any grid runs
+        theory = Theory(m=value, t=t, activation=activation, psi_d=psi_d, dps=dps)
+        theory._check(list(psi_n), list(psi_p), [lam])
+    axes = {"psi_n": list(psi_n), "psi_p": list(psi_p)}
+    result = {}
+
+    def run(client):
+        for value in ms:
+            rows = PhaseRows(m=value, t=t, activation=activation, psi_d=psi_d, dps=dps)
+            where = None if store is None else Path(store) / store_name(value)
+            result[value] = grid(rows, axes, {"lam": lam}, dps=dps, along="psi_p", tile=tile, store=where,
+                                 resume=resume, scheduler=client, workers=workers, progress=progress)
+
+    if store is not None:
+        Path(store).mkdir(parents=True, exist_ok=True)
+    if scheduler in (None, "processes"):
+        from pencils.scheduling import client_for
+
+        with client_for(None, workers) as client:
+            run(client)
+    else:
+        run(scheduler)
+    return result
+
+
+def store_name(m):
+    """The store folder of grid ``m`` inside a phase diagram's ``store``: ``m=1.zarr``, ``m=inf.zarr``."""
+    return f"m={'inf' if parse_m(m) == math.inf else parse_m(m)}.zarr"
+
+
+def _crossings(x, y, level):
+    """Indices ``i`` with ``y[i] < level <= y[i+1]`` (the first upward crossing first)."""
+    below = y < level
+    return [i for i in range(len(y) - 1) if below[i] and y[i + 1] >= level and np.isfinite(y[i + 1])]
+
+
+def boundary(ds, level=LEVEL, theory=None, tol=1e-12, max_iter=60):
+    """The boundary of the memorisation phase: for each ``psi_n``, the ``psi_p`` where
+    ``memorisation`` first rises through ``level``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A grid of :func:`phase_diagram`.
+    level : float
+        In (0, 1).
+    theory : Theory, optional
+        When given, the crossing is located by root finding along ``psi_p``
+        with the theory itself (Illinois false position in ``log psi_p``,
+        bracketed by the grid points, relative tolerance ``tol``); otherwise
+        by linear interpolation in ``log psi_p`` between the grid points.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``psi_p`` on the boundary for each ``psi_n`` (NaN where the indicator
+        does not cross ``level`` on the grid).
+    """
+    if not 0 < level < 1:
+        raise DSMError(f"the memorisation level must be in (0, 1), got {level}")
+    x = np.asarray(ds["psi_p"].values, dtype=float)
+    values = np.asarray(ds["memorisation"].values, dtype=float)
+    psi_n = ds["psi_n"].values
+    lam = _fixed(ds, "lam")
+    out = np.full(len(psi_n), np.nan)
+    c_t = float(optimal_loss(ds.attrs.get("t", "0.1"), ds.attrs.get("psi_d", "1"))) if theory else None
+    for k, row in enumerate(values):
+        found = _crossings(x, row, level)
+        if not found:
+            continue
+        i = found[0]
+        a, b = math.log(x[i]), math.log(x[i + 1])
+        fa, fb = row[i] - level, row[i + 1] - level
+        guess = a - fa * (b - a) / (fb - fa)
+        if theory is None:
+            out[k] = math.exp(guess)
+            continue
+        strings = ds.attrs.get("grid")
+        n_value = _axis_string(strings, "psi_n", k) or float(psi_n[k])
+
+        def f(u):
+            r = theory.at(n_value, mpmath.exp(u), lam)
+            return max(0.0, 1 - float(r["train_error"]) / c_t) - level
+
+        side = 0
+        for _ in range(max_iter):
+            u = b - fb * (b - a) / (fb - fa)
+            fu = f(u)
+            if fu == 0 or abs(b - a) < tol:
+                break
+            if (fu < 0) == (fa < 0):
+                a, fa = u, fu
+                if side == -1:
+                    fb /= 2
+                side = -1
+            else:
+                b, fb = u, fu
+                if side == 1:
+                    fa /= 2
+                side = 1
+        out[k] = math.exp(u)
+    return out
+
+
+def turning_curve(ds, which="bottom"):
+    """For each ``psi_n``, the first ``psi_p`` where the test error turns along ``psi_p``: ``"bottom"`` where
+    its slope goes from negative to positive (where ``train_falls_test_rises`` starts: the bottom of the U at
+    m = inf), ``"peak"`` from positive to negative (where it ends: the interpolation peak at m = 1); by linear
+    interpolation of ``test_slope`` in ``log psi_p`` between grid points; NaN where it does not turn."""
+    if which not in ("bottom", "peak"):
+        raise DSMError(f"which is 'bottom' or 'peak', got {which!r}")
+    x = np.log(np.asarray(ds["psi_p"].values, dtype=float))
+    slopes = np.asarray(ds["test_slope"].values, dtype=float)
+    out = np.full(slopes.shape[0], np.nan)
+    for k, s in enumerate(slopes):
+        for i in range(len(s) - 1):
+            if not (np.isfinite(s[i]) and np.isfinite(s[i + 1])):
+                continue
+            if (which == "bottom" and s[i] < 0 <= s[i + 1]) or (which == "peak" and s[i] > 0 >= s[i + 1]):
+                out[k] = math.exp(x[i] - s[i] * (x[i + 1] - x[i]) / (s[i + 1] - s[i]))
+                break
+    return out
+
+
+def _fixed(ds, name):
+    import json
+
+    identity = json.loads(ds.attrs["grid"])
+    return identity["fixed"][name]
+
+
+def _axis_string(text, axis, index):
+    import json
+
+    if not text:
+        return None
+    return json.loads(text)["axes"][axis][index]

@@ -1,0 +1,133 @@
+"""Figures of DSM phase diagrams (matplotlib, written to a file: PNG, PDF, SVG...).
+
+One row of panels per ``m``: the test error, the train error and the
+memorisation indicator as heatmaps over (psi_n, psi_p), log-log, with contour
+lines; on every panel the line p = n and the boundary of every ``m`` (solid for
+the panel's own ``m``, dashed for the others), the test error's turning curve
+dotted; simulated points, if any, as circles filled with their measured
+indicator on the memorisation panel.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = ["plot_phase"]
+
+PANELS = (
+    ("test_error", "test error $\\mathcal{E}_{test}$", "log"),
+    ("train_error", "train error $\\mathcal{E}_{train}$", "log"),
+    ("memorisation", "memorisation $\\max(0, 1 - \\mathcal{E}_{train}/c_t)$", "unit"),
+)
+BOUNDARY_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
+
+
+def _m_label(m):
+    return "∞" if m == math.inf else str(m)
+
+
+def plot_phase(diagrams, boundaries, path, level=0.9, simulations=None, title=""):
+    """Draw the phase diagrams.
+
+    Parameters
+    ----------
+    diagrams : dict
+        ``{m: Dataset}`` from :func:`derivations.dsm.phase.phase_diagram`.
+    boundaries : dict
+        ``{m: (boundary, turning)}``: ``psi_p`` per ``psi_n`` (NaN where none).
+    path : str or path
+        The file; its suffix picks the format.
+    level : float
+        The indicator's level that the boundary marks (drawn as a contour too).
+    simulations : dict, optional
+        ``{m: [records]}`` with ``psi_n``, ``psi_p``, ``memorisation``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm, Normalize
+    from matplotlib.lines import Line2D
+
+    simulations = simulations or {}
+    ms = list(diagrams)
+    fig, axes = plt.subplots(len(ms), len(PANELS), figsize=(5.0 * len(PANELS), 4.3 * len(ms)), squeeze=False)
+    colours = {m: BOUNDARY_COLOURS[i % len(BOUNDARY_COLOURS)] for i, m in enumerate(ms)}
+    # one colour scale per metric across the rows, so that m = 1 and m = inf compare at a glance
+    ranges = {}
+    for key, _, scale in PANELS:
+        values = np.concatenate([np.asarray(ds[key].values, dtype=float).ravel() for ds in diagrams.values()])
+        values = values[np.isfinite(values)]
+        if scale == "log":
+            values = values[values > 0]
+            low, high = (np.percentile(values, 1), values.max()) if len(values) else (1e-3, 1)
+            ranges[key] = LogNorm(vmin=max(low, high * 1e-8), vmax=high)
+        else:
+            ranges[key] = Normalize(vmin=0, vmax=1)
+    for row, m in enumerate(ms):
+        ds = diagrams[m]
+        n = np.asarray(ds["psi_n"].values, dtype=float)
+        p = np.asarray(ds["psi_p"].values, dtype=float)
+        for col, (key, name, scale) in enumerate(PANELS):
+            ax = axes[row][col]
+            z = np.asarray(ds[key].values, dtype=float).T  # rows psi_p, columns psi_n
+            mesh = ax.pcolormesh(n, p, np.ma.masked_invalid(z), norm=ranges[key], cmap="viridis" if scale == "log"
+                                 else "magma", shading="nearest", rasterized=True)
+            fig.colorbar(mesh, ax=ax, shrink=0.9)
+            if len(n) > 1 and len(p) > 1:
+                _contours(ax, n, p, z, scale, level, ranges[key])
+            low, high = min(n.min(), p.min()), max(n.max(), p.max())
+            ax.plot([low, high], [low, high], color="white", lw=1.2, ls="-", alpha=0.9)
+            ax.plot([low, high], [low, high], color="black", lw=0.8, ls=(0, (4, 3)))
+            for other in ms:
+                where, turn = boundaries.get(other, (None, None))
+                if where is not None:
+                    own = other == m
+                    ax.plot(n, where, color=colours[other], lw=2.2 if own else 1.4, ls="-" if own else "--",
+                            marker="o" if len(n) <= 12 else None, ms=3)
+                if turn is not None and other == m:
+                    ax.plot(n, turn, color=colours[other], lw=1.2, ls=":")
+            if key == "memorisation":
+                for sim in simulations.get(m, ()):
+                    ax.scatter([sim["psi_n"]], [sim["psi_p"]], c=[sim["memorisation"]], cmap="magma",
+                               norm=ranges[key], s=70, edgecolors="cyan", linewidths=1.5, zorder=5)
+                    ax.annotate(f"{sim['memorisation']:.2f}", (sim["psi_n"], sim["psi_p"]), xytext=(5, 4),
+                                textcoords="offset points", fontsize=7, color="cyan")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlim(n.min(), n.max()) if len(n) > 1 else None
+            ax.set_ylim(p.min(), p.max()) if len(p) > 1 else None
+            ax.set_xlabel("$\\psi_n = n/d$")
+            ax.set_ylabel("$\\psi_p = p/d$")
+            ax.set_title(f"m = {_m_label(m)}: {name}", fontsize=10)
+    handles = [Line2D([], [], color="black", ls=(0, (4, 3)), label="p = n")]
+    handles += [Line2D([], [], color=colours[m], lw=2, label=f"boundary m = {_m_label(m)} "
+                        f"(memorisation = {level:g})") for m in ms]
+    handles += [Line2D([], [], color="grey", ls=":", label="test error turns (m = 1: peak; m ≥ 2: bottom of the U)")]
+    if any(simulations.values()):
+        handles.append(Line2D([], [], marker="o", ls="", mfc="grey", mec="cyan", label="simulation (measured)"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def _contours(ax, n, p, z, scale, level, norm):
+    import warnings
+
+    masked = np.ma.masked_invalid(z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if scale == "log":
+            top = np.log10(norm.vmax)
+            levels = 10.0 ** np.arange(math.floor(np.log10(norm.vmin)), math.ceil(top) + 1)
+            levels = levels[(levels > np.nanmin(z)) & (levels < np.nanmax(z))]
+            if len(levels):
+                cs = ax.contour(n, p, masked, levels=levels, colors="white", linewidths=0.6, alpha=0.8)
+                ax.clabel(cs, fmt=lambda v: f"{v:g}", fontsize=6)
+        else:
+            levels = sorted({0.1, 0.5, level, 0.99})
+            cs = ax.contour(n, p, masked, levels=levels, colors="white", linewidths=0.6, alpha=0.8)
+            ax.clabel(cs, fmt=lambda v: f"{v:g}", fontsize=6)
