@@ -126,6 +126,9 @@ def run(rows, layout, fixed, store, scheduler=None, workers=None, progress=False
         how = "terminated" if isinstance(exc, Terminated) else "interrupted"
         store.log(how, written=written, remaining=len(todo) - written)
         raise
+    except Exception as exc:  # a tile raised (a row solver's bug, a lost cluster): say so in the log, then raise
+        store.log("failed", written=written, remaining=len(todo) - written, error=f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         bar.close()
     store.log("finished", written=written)

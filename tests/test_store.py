@@ -124,3 +124,17 @@ def test_sigint_then_sigkill_then_resume_gives_the_uninterrupted_store(tmp_path)
     assert sorted(tiles) == list(range(30)), "a tile computed twice or never"
     assert [e["event"] for e in events if e["event"] in ("start", "interrupted", "finished")] == [
         "start", "interrupted", "start", "start", "finished"]
+
+
+class Broken(RowSolver):
+    variables = {"y": "real"}
+
+    def solve_row(self, point, over, values, dps):
+        raise ValueError("a bug in a row solver")
+
+
+def test_a_failing_tile_stops_the_run_and_is_logged(tmp_path):
+    with pytest.raises(ValueError, match="a bug in a row solver"):
+        grid(Broken(), {"k": [0, 1]}, dps=15, store=tmp_path / "g.zarr", scheduler="synchronous")
+    events = read_log(tmp_path / "g.zarr")
+    assert events[-1]["event"] == "failed" and events[-1]["error"] == "ValueError: a bug in a row solver"
