@@ -41,7 +41,7 @@ from .output import CSVSink, DocumentSink, RecordWriter, Terminated, interruptio
 from .balls import certified_digits
 from .values import full_string
 from .solver import GUARD, solve
-from .sweep import points, sweep, sweep_layout
+from .sweep import sweep, sweep_layout
 
 __all__ = ["main", "show_system", "parser", "ArgumentParser", "UsageError", "dps_option", "positive_int"]
 
@@ -258,21 +258,9 @@ def _solve(args):
 def _sweep(args, pencil, system, at):
     """``pencils solve --sweep``: each point written (CSV: flushed line; JSON: at the end) as it is solved."""
     name, spec = args.sweep
-    parts = spec.split(":")
-    if len(parts) != 3:
-        raise UsageError(f"--sweep takes NAME=START:STOP:COUNT, got {name}={spec}")
-    try:
-        count = int(parts[2])
-    except ValueError:
-        raise UsageError(f"--sweep {name}={spec}: COUNT must be an integer, got {parts[2]!r}") from None
-    if count < 2:
-        raise UsageError(f"--sweep {name}={spec}: COUNT must be at least 2, got {count}")
     if name in at:
         raise UsageError(f"--sweep {name}={spec}: {name} is also fixed by --at {name}={at[name]}")
-    try:
-        values = points(parts[0], parts[1], count, log=args.log, dps=args.dps)
-    except PencilsError as exc:
-        raise UsageError(f"--sweep {name}={spec}{' --log' if args.log else ''}: {exc}") from None
+    values = _values(f"--sweep {name}={spec}", spec, args.log, args.dps)
     derivatives = args.derivative or ()
     columns, provenance = sweep_layout(system, name, at, args.dps, derivatives)
     if args.json:
@@ -398,15 +386,7 @@ def _density(args):
 
     pencil = load(args.file)
     system = DysonSystem(pencil, target=_targets(args)[:1])
-    text = args.x.strip()
-    if ":" in text:
-        parts = text.split(":")
-        if len(parts) != 3 or not parts[2].strip().isdigit() or int(parts[2]) < 2:
-            raise UsageError(f"--x {text!r}: expected START:STOP:COUNT with COUNT >= 2, or a list A,B,...")
-        with mpmath.workdps(args.dps + GUARD):
-            xs = points(parts[0], parts[1], int(parts[2]), dps=args.dps)
-    else:
-        xs = [x.strip() for x in text.split(",")]
+    xs = _values(f"--x {args.x}", args.x, args.log, args.dps)
     result = density(system, xs, dict(args.at or []), spectral=args.spectral, dps=args.dps,
                      edges=not args.no_edges)
     print("x,density,certified_digits")
@@ -429,19 +409,35 @@ def _c(x):
     return f"{x.real:.10g}" if x.imag == 0 else f"{x.real:.6g}{x.imag:+.6g}j"
 
 
+def _values(option, text, log, dps):
+    """The points of a grid option, the same syntax in every command: ``A:B:N``, ``a,b,c`` or one value."""
+    from .grids import axis_points
+
+    try:
+        return axis_points(text, log=log, dps=dps, name=option)
+    except PencilsError as exc:
+        message = str(exc)
+        raise UsageError(message if message.startswith(option) else f"{option}{' (--log)' if log else ''}: "
+                                                                     f"{message}") from None
+
+
+def _spacing(parser, what):
+    """``--log`` / ``--linear`` (the default), mutually exclusive."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--log", action="store_true", help=f"{what}: a geometric grid START:STOP:COUNT")
+    group.add_argument("--linear", dest="log", action="store_false", help=f"{what}: a linear grid (the default)")
+
+
 def _grid(args):
     """``pencils grid``: tiles into the store as they finish; a summary on standard output."""
-    from .grids import axis_points, grid
+    from .grids import grid
 
     system = DysonSystem(load(args.file), target=_targets(args))
     axes = {}
     for name, text in args.axis:
         if name in axes:
             raise UsageError(f"--axis {name} is given twice")
-        try:
-            axes[name] = axis_points(text, log=name in args.log, dps=args.dps, name=f"--axis {name}")
-        except PencilsError as exc:
-            raise UsageError(f"--axis {name}={text}{' (--log)' if name in args.log else ''}: {exc}") from None
+        axes[name] = _values(f"--axis {name}={text}", text, name in args.log, args.dps)
     unknown = set(args.log) - set(axes)
     if unknown:
         raise UsageError(f"--log {', '.join(sorted(unknown))}: not an axis")
@@ -521,9 +517,10 @@ def parser():
     s.add_argument("--derivative", action="append", help="parameter to differentiate in; repeatable")
     s.add_argument("--order", type=positive_int, default=1, help="highest derivative order (default 1)")
     s.add_argument("--dps", type=dps_option, default=30, help="decimal digits, 10 to 10000 (default 30)")
-    s.add_argument("--sweep", type=_assignment, help="NAME=START:STOP:COUNT (COUNT >= 2), a warm-started sweep: "
-                                                     "CSV on standard output, one line per point as it is solved")
-    s.add_argument("--log", action="store_true", help="with --sweep: geometric grid")
+    s.add_argument("--sweep", type=_assignment, help="NAME=START:STOP:COUNT (COUNT >= 2) or NAME=A,B,...: a "
+                                                     "warm-started sweep, CSV on standard output, one line per point "
+                                                     "as it is solved")
+    _spacing(s, "with --sweep")
     s.add_argument("--json", action="store_true", help="JSON: values, certified digits, checks, provenance")
     s.add_argument("--no-symmetry", dest="symmetry", action="store_false",
                    help="solve the system without merging symmetric unknowns (same numbers, more unknowns)")
@@ -596,8 +593,9 @@ def parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog="""example:
   pencils density pencils/examples/marchenko_pastur.pencil --at psi=0.5 --x 0.1:2.9:15 --plot mp.png""")
     d.add_argument("file", help="a pencil file")
-    d.add_argument("--x", required=True, help="points: START:STOP:COUNT (linear grid) or A,B,...; write --x=-2:2:41 "
+    d.add_argument("--x", required=True, help="points: START:STOP:COUNT, A,B,... or one value; write --x=-2:2:41 "
                                               "when the first point is negative")
+    _spacing(d, "with --x")
     d.add_argument("--at", type=_assignment, nargs="+", action="extend", default=[],
                    help="NAME=VALUE for every other parameter and ratio")
     d.add_argument("--target", type=_pair, action="append", help="entry I,J of E[L^-1] (default 1,1)")

@@ -82,7 +82,7 @@ def test_errors_exit_2(capsys, argv, message):
         (["--sweep", "lam=0.1:1:0"], "at least 2"),                     # was a printed row
         (["--sweep", "lam=0.1:1:1"], "at least 2"),
         (["--sweep", "lam=0.1:1:2.5"], "must be an integer"),
-        (["--sweep", "lam=0.1:1"], "NAME=START:STOP:COUNT"),
+        (["--sweep", "lam=0.1:1"], "a grid is START:STOP:COUNT"),
         (["--sweep", "lam=0.1:1:3", "--at", "lam=1"], "lam is also fixed"),  # was a ValueError traceback
         (["--dps", "5"], "10 to 10000"),
         (["--dps", "20000"], "10 to 10000"),
@@ -266,7 +266,7 @@ def test_density_command(capsys, tmp_path):
     assert lines[2].split(",")[1].startswith("0.3183098861837906715")
     assert "# edges: -2.0" in out and (tmp_path / "sc.png").stat().st_size > 5000
     status, _, err = run(capsys, "density", path("semicircle"), "--at", "s=1", "--x", "1:2:1")
-    assert status == 2 and "COUNT >= 2" in err
+    assert status == 2 and "at least 2 points" in err
 
 
 def test_a_third_party_model_plugs_in(capsys, tmp_path, monkeypatch):
