@@ -3,16 +3,16 @@
 They ship with the library (``pencils.examples.path(name)``); the command line reads them as
 ``pencils/examples/NAME.pencil`` in a checkout.
 
-========================  ================================================
-``marchenko_pastur``      resolvent of a sample covariance ``X X^T``
-``semicircle``            resolvent of a Wigner matrix
-``wishart_product``       resolvent of ``(W X)(W X)^T``, general ratios
-``ridge``                 ridge-regression resolvent ``(X X^T + lam)^{-1}``
-``wishart_sum``           ``X1 X1^T + X2 X2^T``: a block symmetry, found
-``wishart_average``       ``sum_j X_j X_j^T / m``, block 2 replicated ``m`` times
-``anisotropic_marchenko_pastur``  ``Sigma^{1/2} X X^T Sigma^{1/2}``, two-atom ``Sigma``
-``deformed_semicircle``   ``W + D``, ``D`` deterministic (eigenvalues +-1)
-========================  ================================================
+==================================  ================================================
+``marchenko_pastur``                resolvent of a sample covariance ``X X^T``
+``semicircle``                      resolvent of a Wigner matrix
+``wishart_product``                 resolvent of ``(W X)(W X)^T``, general ratios
+``ridge``                           ridge-regression resolvent ``(X X^T + lam)^{-1}``
+``wishart_sum``                     ``X1 X1^T + X2 X2^T``: a block symmetry, found
+``wishart_average``                 ``sum_j X_j X_j^T / m``, block 2 replicated ``m`` times
+``anisotropic_marchenko_pastur``    ``Sigma^{1/2} X X^T Sigma^{1/2}``, two-atom ``Sigma``
+``deformed_semicircle``             ``W + D``, ``D`` deterministic (eigenvalues +-1)
+==================================  ================================================
 
 >>> from pencils import load
 >>> load(path("semicircle"))
