@@ -6,14 +6,19 @@ numpy is imported).
 
 The disk cache of the DSM constants goes to a fresh temporary folder for the
 session (never the user's ``~/.cache``): no test depends on what an earlier
-run left behind.
+run left behind. Under pytest-xdist the workers of one session share that
+folder (the controller creates it, the workers inherit it through the
+environment): a constant computed by one worker is read by the other, and
+the cache's atomic writes are exercised by concurrent processes.
 """
 
 import os
 import tempfile
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ["PENCILS_CACHE_DIR"] = tempfile.mkdtemp(prefix="pencils-test-cache-")
+if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("PENCILS_TEST_SESSION_CACHE")):
+    os.environ["PENCILS_TEST_SESSION_CACHE"] = tempfile.mkdtemp(prefix="pencils-test-cache-")
+os.environ["PENCILS_CACHE_DIR"] = os.environ["PENCILS_TEST_SESSION_CACHE"]
 
 import pytest  # noqa: E402
 import sympy as sp  # noqa: E402
