@@ -28,8 +28,8 @@ DISTRIBUTION = "pencils-rmt"
 def test_the_installed_distribution_is_pencils_rmt():
     """The package in use is installed under the distribution name, at the package's version."""
     assert importlib.metadata.version(DISTRIBUTION) == pencils.__version__
-    commands = [ep for ep in importlib.metadata.distribution(DISTRIBUTION).entry_points if ep.group == "console_scripts"]
-    assert [ep.value for ep in commands] == ["pencils.cli:main"]
+    entry_points = importlib.metadata.distribution(DISTRIBUTION).entry_points
+    assert [ep.value for ep in entry_points if ep.group == "console_scripts"] == ["pencils.cli:main"]
 
 
 def _run(argv, cwd, env=None, timeout=900):
@@ -53,7 +53,7 @@ def test_the_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
     tops = {name.split("/")[0] for name in names}
     assert tops == {"pencils", "derivations", f"pencils_rmt-{pencils.__version__}.dist-info"}, tops
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".ipynb"))]
-    shipped = sorted((ROOT / "derivations" / "dsm").glob("*.pencil")) + sorted((ROOT / "pencils" / "examples").glob("*.pencil"))
+    shipped = [*(ROOT / "derivations" / "dsm").glob("*.pencil"), *(ROOT / "pencils" / "examples").glob("*.pencil")]
     assert len(shipped) >= 10
     for data in shipped:
         assert data.relative_to(ROOT).as_posix() in names, data.name
