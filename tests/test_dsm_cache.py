@@ -276,3 +276,43 @@ def test_the_default_folder():
         assert cache.directory({"PENCILS_CACHE_DIR": ""}) == Path.home() / ".cache" / "pencils"
         assert cache.directory({"XDG_CACHE_HOME": "/x/y"}) == Path("/x/y/pencils")
         assert cache.directory({"XDG_CACHE_HOME": "relative"}) == Path.home() / ".cache" / "pencils"
+
+
+def _writer(folder, key, levels, rounds):
+    """A process storing ``levels`` of ``key`` again and again (the workers of a parallel test run)."""
+    for _ in range(rounds):
+        for dps in levels:
+            cache.store(key, dps, {"balls": {"x": arb(dps) / 7}, "fields": {"dps": dps}}, Path(folder))
+
+
+def test_concurrent_processes_never_see_half_a_file(folder):
+    """Four processes write levels of one key while this one reads: once the file exists, every read is whole.
+
+    Writes are atomic (temporary file, then ``os.replace``), so a reader sees the old file or the
+    new one (a file written in place would be read half-written, hence as absent); a level another
+    process stored meanwhile may be lost (read-modify-replace), which costs a recomputation, never
+    a wrong ball.
+    """
+    import multiprocessing
+
+    key = {"what": "shared by processes"}
+    context = multiprocessing.get_context("fork")
+    writers = [context.Process(target=_writer, args=(str(folder), key, range(20 + 3 * i, 23 + 3 * i), 15))
+               for i in range(4)]
+    for w in writers:
+        w.start()
+    reads, seen = 0, False
+    while any(w.is_alive() for w in writers):
+        records = cache.load(key, folder)
+        assert records or not seen, "the file was read half-written"
+        seen = seen or bool(records)
+        for dps, record in records.items():
+            assert record["fields"] == {"dps": dps}
+            x = record["balls"]["x"]
+            assert x.mid().man_exp() == (arb(dps) / 7).mid().man_exp()
+        reads += 1
+    for w in writers:
+        w.join()
+        assert w.exitcode == 0
+    assert reads > 0 and cache.load(key, folder)  # the last file is whole
+    assert [p.name for p in files(folder) if p.name.startswith(".")] == []  # no temporary file left
