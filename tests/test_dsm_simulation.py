@@ -279,6 +279,22 @@ def probabilists_hermite(j, v):
     return mp.hermite(j, v / mp.sqrt(2)) / mp.sqrt(2) ** j
 
 
+def probabilists_hermites(order, v):
+    """``[He_0(v), ..., He_order(v)]`` by ``He_{j+1} = v He_j - j He_{j-1}``, in mpmath (unnormalised)."""
+    values = [mp.one, v]
+    for j in range(1, order):
+        values.append(v * values[j] - j * values[j - 1])
+    return values[: order + 1]
+
+
+def test_the_hermite_recurrence_is_the_physicists_polynomial():
+    with mp.workdps(30):
+        for v in (mp.mpf("-3.7"), mp.mpf("0.25"), mp.mpf(2)):
+            values = probabilists_hermites(16, v)
+            for j in range(17):
+                assert abs(values[j] - probabilists_hermite(j, v)) <= mp.mpf(10) ** -25 * max(1, abs(values[j]))
+
+
 def test_erf_hermite_coefficients_against_closed_forms():
     # E erf(m + σξ) = erf(m/s) with s = sqrt(1 + 2σ²), so c_j = σ^j ∂_m^j erf(m/s)/sqrt(j!)
     # = (σ/s)^j erf^(j)(m/s)/sqrt(j!), erf^(j)(y) = (2/√π) (-1)^(j-1) H_{j-1}(y) e^{-y²}.
@@ -318,14 +334,16 @@ def test_relu_hermite_coefficients_against_quadrature():
             m_k, sigma_k = mp.mpf(float(m_k)), mp.mpf(float(sigma_k))
             pieces = [-mp.inf, -m_k / sigma_k, mp.inf]
 
+            norm = 1 / mp.sqrt(2 * mp.pi)
+
             def average(func):
-                return mp.quad(lambda v: func(v) * mp.npdf(v), pieces)
+                return mp.quad(lambda v: func(v) * mp.exp(-v * v / 2) * norm, pieces)
 
             def centred(v):
                 return max(m_k + sigma_k * v, 0) - act.shift
 
             expected = [
-                average(lambda v: centred(v) * probabilists_hermite(j, v))
+                average(lambda v: centred(v) * probabilists_hermites(j, v)[j])
                 / mp.sqrt(mp.factorial(j))
                 for j in range(order + 1)
             ]
