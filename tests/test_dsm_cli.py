@@ -25,13 +25,20 @@ KEYS = {"m", "t", "psi_n", "psi_p", "psi_d", "lam", "activation", "train_error",
         "dps", "residual"}
 
 
+def _data_lines(path):
+    """The header and rows of a CSV written by the model, without its ``#`` provenance lines."""
+    return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+
+
 def test_curve_json(tmp_path, capsys):
     out = tmp_path / "c.json"
     status = main(["curve", "dsm", "--m", "1", "--m", "inf", "--t", "0.1", "--psi-n", "2", "--psi-p", "0.5,4",
                    "--lam", "1e-3", "--dps", "25", "--json", str(out)])
     assert status == 0
-    records = json.loads(out.read_text())
+    document = json.loads(out.read_text())
+    records = document["rows"]
     assert len(records) == 4 and KEYS <= set(records[0])
+    assert document["provenance"]["model"].startswith("dsm") and document["provenance"]["dps"] == 25
     assert [r["m"] for r in records] == ["1", "1", "inf", "inf"]
     # full-precision strings that agree with the library
     expected = Theory(m="inf", t="0.1", dps=25).at(2, 4, "1e-3")["test_error"]
@@ -45,7 +52,7 @@ def test_curve_structured_csv(tmp_path, capsys):
     status = main(["curve", "dsm", "--psi-p", "1", "--psi-n", "0.5:2:3", "--psi-d", "0.5", "--activation", "relu",
                    "--lam", "0.1", "--dps", "20", "--csv", str(out)])
     assert status == 0
-    header, *rows = out.read_text().splitlines()
+    header, *rows = _data_lines(out)
     assert "test_error_parallel" in header and "test_error_orthogonal" in header and len(rows) == 3
 
 
@@ -53,7 +60,7 @@ def test_figure_writes_png_and_csv(tmp_path, capsys):
     status = main(["figure", "dsm", "--out", str(tmp_path), "--psi-p", "0.5:8:6", "--dps", "20"])
     assert status == 0
     assert (tmp_path / "dsm.png").stat().st_size > 10_000
-    assert len((tmp_path / "dsm.csv").read_text().splitlines()) == 1 + 12
+    assert len(_data_lines(tmp_path / "dsm.csv")) == 1 + 12
 
 
 def test_equations_dsm(capsys):
@@ -72,8 +79,8 @@ def test_bad_input_exit_2(capsys):
 def test_curve_at_a_single_point(capsys):
     """Single values for every axis: a one-point curve (was refused: "give a list ... exactly one")."""
     status = main(["curve", "dsm", "--psi-p", "1", "--psi-n", "2"])
-    out = capsys.readouterr().out.splitlines()
-    assert status == 0 and len(out) == 2 and out[1].split(",")[3].startswith("1.000")
+    out = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    assert status == 0 and len(out) == 2 and out[1].split(",")[out[0].split(",").index("psi_p")].startswith("1.000")
 
 
 def _curve(capsys, *argv):
@@ -131,7 +138,7 @@ def test_unwritable_output_fails_before_computing(tmp_path, capsys, monkeypatch)
 def test_exact_expression_values_work(capsys):
     """``--psi-n 'sqrt(2)'`` solved, then raised TypeError; values are exact expressions."""
     status, out, _ = _curve(capsys, "--psi-n", "sqrt(2)", "--psi-p", "0.5,1", "--dps", "20")
-    rows = list(csv.DictReader(io.StringIO(out)))
+    rows = list(csv.DictReader(line for line in io.StringIO(out) if not line.startswith("#")))
     assert status == 0 and len(rows) == 2 and rows[0]["psi_n"].startswith("1.414213562373095048")
     with mpmath.workdps(40):
         expected = Theory(m=1, t="0.1", dps=20).at(mpmath.sqrt(2), "0.5", "1e-3")["test_error"]
@@ -143,7 +150,7 @@ def test_csv_is_quoted(tmp_path, capsys):
     """``--activation poly:1,0.5`` wrote rows with one field more than the header."""
     path = tmp_path / "c.csv"
     status, _, _ = _curve(capsys, "--activation", "poly:1,0.5", "--psi-p", "0.5,1", "--dps", "15", "--csv", path)
-    header, *rows = list(csv.reader(path.open()))
+    header, *rows = list(csv.reader(_data_lines(path)))
     assert status == 0 and len(rows) == 2 and all(len(r) == len(header) for r in rows)
     assert rows[0][header.index("activation")] == "poly:1,1/2"
 
@@ -161,7 +168,7 @@ def test_late_failures_keep_the_points(tmp_path, capsys, monkeypatch):
                             "--csv", files["csv"], "--json", files["json"], "--plot", tmp_path / "c.png")
     assert status == 2 and "pencils: error: disk full" in err
     assert f"wrote 3 of 3 points to {files['csv']}, {files['json']} before: disk full" in err
-    assert len(files["csv"].read_text().splitlines()) == 4 and len(json.loads(files["json"].read_text())) == 3
+    assert len(_data_lines(files["csv"])) == 4 and len(json.loads(files["json"].read_text())["rows"]) == 3
 
     from derivations.dsm.theory import Theory as Model
 
@@ -176,7 +183,7 @@ def test_late_failures_keep_the_points(tmp_path, capsys, monkeypatch):
     status, _, err = _curve(capsys, "--m", "1", "--m", "inf", "--psi-p", "0.5:2:3", "--dps", "15",
                             "--csv", files["csv"], "--json", files["json"])
     assert status == 2 and "wrote 3 of 6 points" in err and "Traceback" not in err
-    assert len(files["csv"].read_text().splitlines()) == 4 and len(json.loads(files["json"].read_text())) == 3
+    assert len(_data_lines(files["csv"])) == 4 and len(json.loads(files["json"].read_text())["rows"]) == 3
     assert not (tmp_path / "c.json.tmp").exists()
 
 
@@ -190,15 +197,15 @@ def test_interrupted_curve_keeps_its_records(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", code, *map(str, argv)], env=env, cwd=tmp_path,
                              stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (csv_path.exists() and len(csv_path.read_text().splitlines()) >= 3):
+    while not (csv_path.exists() and len(_data_lines(csv_path)) >= 3):
         assert time.monotonic() < deadline and child.poll() is None
         time.sleep(0.05)
     child.send_signal(signal.SIGINT)
     err = child.communicate(timeout=60)[1]
     assert child.returncode == 130 and "Traceback" not in err and "pencils: interrupted (SIGINT)" in err
     written = int(err.split("wrote ")[1].split()[0])
-    header, *rows = list(csv.reader(csv_path.open()))
-    assert 2 <= written == len(rows) == len(json.loads(json_path.read_text())) < 3000
+    header, *rows = list(csv.reader(_data_lines(csv_path)))
+    assert 2 <= written == len(rows) == len(json.loads(json_path.read_text())["rows"]) < 3000
     assert all(len(r) == len(header) for r in rows)
 
 
@@ -220,3 +227,21 @@ def test_injections_through_the_dsm_python_api_are_refused(tmp_path, monkeypatch
     with pytest.raises(PencilsError):
         Theory(m=1, t="0.1", dps=15).at(2, text, "0.1")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_simulated_points_and_provenance_go_into_the_csv(tmp_path, capsys):
+    """--simulate: each simulated point is a row (source = simulation) with means, standard errors, d and seeds,
+    next to the theory rows; the provenance header says what was computed; --linear spaces the grid linearly."""
+    out = tmp_path / "c.csv"
+    status = main(["curve", "dsm", "--psi-p", "0.5:1.5:3", "--linear", "--dps", "15", "--simulate",
+                   "d=30,seeds=2,points=2", "--csv", str(out)])
+    assert status == 0
+    text = out.read_text()
+    assert "# grids: linear" in text and "# simulate: d=30, seeds=2, points=2" in text and "# dps: 15" in text
+    rows = list(csv.DictReader(_data_lines(out)))
+    theory = [r for r in rows if r["source"] == "theory"]
+    simulated = [r for r in rows if r["source"] == "simulation"]
+    assert [float(r["psi_p"]) for r in theory] == [0.5, 1.0, 1.5]  # linear, not geometric
+    assert len(simulated) == 2 and {r["d"] for r in simulated} == {"30"} and {r["seeds"] for r in simulated} == {"2"}
+    for r in simulated:
+        assert float(r["test_error_stderr"]) > 0 and float(r["test_error"]) > 0 and r["residual"] == ""

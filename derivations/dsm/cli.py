@@ -28,13 +28,15 @@ from .theory import DSMError, Theory, parse_m
 
 __all__ = ["curve", "figure", "equations", "validate", "phase", "parse_grid", "m_option", "FIGURE_DEFAULTS"]
 
-#: the model's errors, reported by ``pencils`` as one ``pencils: error:`` line
-
 FIGURE_DEFAULTS = {"t": "0.1", "lam": "1e-3", "activation": "tanh", "psi_n": "2", "psi_p": "0.1:16:40"}
 LATEX_NAMES = {"lam": r"\lambda", "mus": r"\mu_*", "mu1": r"\mu_1", "zeta": r"\zeta", "kappa": r"\kappa",
                "a": "a_t", "h": "h_t"}
-KEYS = ("m", "t", "psi_n", "psi_p", "psi_d", "lam", "activation", "train_error", "test_error", "dsm_test_loss",
-        "gap", "test_error_parallel", "test_error_orthogonal", "dps", "residual")
+SIMULATED = ("train_error", "test_error", "dsm_test_loss", "test_error_parallel", "test_error_orthogonal")
+#: columns of curve/figure records: theory rows (source = theory) and simulated rows (source = simulation:
+#: means over seeds, with their standard errors, d and seeds)
+KEYS = ("source", "m", "t", "psi_n", "psi_p", "psi_d", "lam", "activation", "train_error", "test_error",
+        "dsm_test_loss", "gap", "test_error_parallel", "test_error_orthogonal", "dps", "residual",
+        *(f"{k}_stderr" for k in SIMULATED), "d", "seeds", "m_average", "m_proxy")
 MAX_M = 10**6
 SIMULATE = {"d": 200, "seeds": 3, "points": 8, "m_proxy": None}
 
@@ -79,8 +81,8 @@ def _value(text, name, dps):
     return keep if keep is text else mpmath.re(x)
 
 
-def parse_grid(text, dps=30, name="value"):
-    """A value (``"2"``), a list (``"0.5,1,2"``) or a geometric grid ``START:STOP:COUNT``.
+def parse_grid(text, dps=30, name="value", log=True):
+    """A value (``"2"``), a list (``"0.5,1,2"``) or a grid ``START:STOP:COUNT`` (geometric unless ``log=False``).
 
     Values that mpmath reads stay strings; exact expressions such as
     ``sqrt(2)`` become mpmath numbers at ``dps`` plus guard digits.
@@ -104,7 +106,7 @@ def parse_grid(text, dps=30, name="value"):
             raise DSMError(f"{option}: a grid START:STOP:COUNT needs COUNT >= 2, got {text!r}")
         start, stop = (_value(x, name, dps) for x in parts[:2])
         try:
-            return points(start, stop, count, log=True, dps=dps)
+            return points(start, stop, count, log=log, dps=dps)
         except PencilsError as exc:
             raise DSMError(f"{option} {text!r}: {exc}") from None
     if "," in text:
@@ -149,6 +151,10 @@ def _options(prog, figure=False):
     if not figure:
         p.add_argument("--activation", default="tanh", help="tanh, erf, relu (centred), poly:1,0.5 (default tanh)")
     p.add_argument("--dps", type=dps_option, default=30, help="working precision, 10 to 10000 (default 30)")
+    spacing = p.add_mutually_exclusive_group()
+    spacing.add_argument("--log", dest="log", action="store_true", default=True,
+                         help="grids START:STOP:COUNT are geometric (the default)")
+    spacing.add_argument("--linear", dest="log", action="store_false", help="grids START:STOP:COUNT are linear")
     p.add_argument("--simulate", type=_simulate_spec,
                    help="also simulate the real model: d=200,seeds=3[,points=8] "
                         "(m = inf: exact noise average; m_proxy=64 for the finite-m proxy instead)")
@@ -193,7 +199,8 @@ def _run(theory, psi_n, psi_p, lam, simulate=None, writer=None, activation=None)
     given = {"psi_n": psi_n, "psi_p": psi_p, "lam": lam}
     over = next(k for k, v in given.items() if isinstance(v, list))
 
-    records = theory.curve(psi_n, psi_p, lam, progress=None if writer is None else writer.add)
+    records = theory.curve(psi_n, psi_p, lam, progress=None if writer is None else
+                           lambda record: writer.add({"source": "theory", **record}))
     print(f"# m={records[0]['m']}, t={t}: {len(records)} points in {time.perf_counter() - start:.2f} s "
           f"(dps {dps}, max residual {mpmath.nstr(max(r['residual'] for r in records), 3)})", file=log)
     simulations = []
@@ -213,6 +220,8 @@ def _run(theory, psi_n, psi_p, lam, simulate=None, writer=None, activation=None)
                 seeds=spec["seeds"], **averaging,
             )
             simulations.append(_simulation_record(sim, r, over))
+            if writer is not None:
+                writer.add(_simulated_row(simulations[-1], r))
             print(f"#   simulated {over}={float(r[over]):.4g}: test {simulations[-1]['test_error']:.4g} "
                   f"± {simulations[-1]['test_error_stderr']:.2g} (theory {float(r['test_error']):.4g})", file=log)
     return records, simulations
@@ -228,8 +237,46 @@ def _simulation_record(sim, record, over):
     return out
 
 
+def _simulated_row(simulation, record):
+    """A CSV/JSON row of a simulated point: the theory record's parameters, the simulated means and errors."""
+    row = {k: record[k] for k in ("m", "t", "psi_n", "psi_p", "psi_d", "lam", "activation", "dps")}
+    row.update(source="simulation", **{k: v for k, v in simulation.items() if k not in row})
+    return row
+
+
+def provenance(theories, args):
+    """The ``# key: value`` header of the model's CSV/JSON: what was computed, as for pencil sweeps."""
+    from pencils import __version__
+
+    pencils = {}
+    for theory in theories:
+        pencils.setdefault(theory.pencil.name, theory.pencil.fingerprint())
+    return {
+        "model": "dsm (derivations.dsm)",
+        "pencils": ", ".join(f"{name} {sha}" for name, sha in pencils.items()),
+        "activation": theories[0].activation,
+        "fixed": ", ".join(f"{k}={getattr(args, k)}" for k in ("psi_n", "psi_p", "lam", "psi_d")
+                           if getattr(args, k, None) is not None),
+        "grids": "geometric" if args.log else "linear",
+        "simulate": ", ".join(f"{k}={v}" for k, v in args.simulate.items()) if args.simulate else "no",
+        "dps": args.dps,
+        "pencils_version": __version__,
+    }
+
+
+def _sinks(csv=None, json=None, stdout=False, header=None):
+    """CSV/JSON sinks with the provenance ``header``."""
+    lines = [f"# {k}: {v}" for k, v in header.items()]
+    sinks = [CSVSink(csv, KEYS, lines)] if csv else []
+    if json:
+        sinks.append(DocumentSink(json, json_document(KEYS, header)))
+    if stdout:
+        sinks.append(CSVSink(sys.stdout, KEYS, lines))
+    return sinks
+
+
 def _grids(args):
-    grids = {k: parse_grid(getattr(args, k), args.dps, k) for k in ("psi_n", "psi_p", "lam")}
+    grids = {k: parse_grid(getattr(args, k), args.dps, k, args.log) for k in ("psi_n", "psi_p", "lam")}
     swept = [k for k, v in grids.items() if isinstance(v, list)]
     if len(swept) > 1:
         raise DSMError(f"give a list or a grid for at most one of --psi-n, --psi-p, --lam (got lists for "
@@ -253,13 +300,8 @@ def curve(argv):
     # every model is set up (constants, pencil) before the first point: bad input fails before any output
     theories = [(m, t, Theory(m=m, t=t, activation=args.activation, psi_d=args.psi_d, dps=args.dps))
                 for m in ms for t in ts]
-    sinks = []
-    if args.csv:
-        sinks.append(CSVSink(args.csv, KEYS))
-    if args.json:
-        sinks.append(DocumentSink(args.json, json_document(KEYS)))
-    if not (args.json or args.csv or args.plot):
-        sinks.append(CSVSink(sys.stdout, KEYS))
+    sinks = _sinks(args.csv, args.json, not (args.json or args.csv or args.plot),
+                   provenance([theory for _, _, theory in theories], args))
     total = len(ms) * len(ts) * len(grids[over])
     groups = []
     with RecordWriter(sinks, total=total) as writer:
@@ -282,9 +324,9 @@ def figure(argv):
     _check_t([args.t])
     _value(args.psi_d, "psi_d", args.dps)
     for name in ("psi_n", "lam"):
-        if isinstance(parse_grid(getattr(args, name), args.dps, name), list):
+        if isinstance(parse_grid(getattr(args, name), args.dps, name, args.log), list):
             raise DSMError(f"--{name.replace('_', '-')}: the figure sweeps psi_p; give a single value")
-    psi_p = parse_grid(args.psi_p, args.dps, "psi_p")
+    psi_p = parse_grid(args.psi_p, args.dps, "psi_p", args.log)
     if not isinstance(psi_p, list):
         raise DSMError("--psi-p: the figure needs a list or a grid START:STOP:COUNT")
     out = Path(args.out)
@@ -295,9 +337,10 @@ def figure(argv):
     _plot_path("the figure", out / "dsm.png")
     theories = {m: Theory(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps)
                 for m in ("1", "inf")}
-    psi_n, lam = (parse_grid(getattr(args, k), args.dps, k) for k in ("psi_n", "lam"))
+    psi_n, lam = (parse_grid(getattr(args, k), args.dps, k, args.log) for k in ("psi_n", "lam"))
     curves, sims = {}, {}
-    with RecordWriter([CSVSink(out / "dsm.csv", KEYS)], total=2 * len(psi_p)) as writer:
+    with RecordWriter(_sinks(out / "dsm.csv", header=provenance(list(theories.values()), args)),
+                      total=2 * len(psi_p)) as writer:
         for m, theory in theories.items():
             curves[m], sims[m] = _run(theory, psi_n, psi_p, lam, args.simulate, writer, args.activation)
         from .plots import plot_figure
