@@ -12,6 +12,7 @@ writes ``result.json`` in ``--out``.
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -49,6 +50,46 @@ def identical(a, b):
             elif not (left == right).all():
                 return False, f"{name}:{v}"
     return True, ""
+
+
+def level_ratios(ds, key, level):
+    """psi_p / psi_n where ``key`` first rises through ``level`` along psi_p (interpolated in log psi_p), per row."""
+    x = np.log(np.asarray(ds["psi_p"].values, dtype=float))
+    out = []
+    for n, row in zip(ds["psi_n"].values, np.asarray(ds[key].values, dtype=float)):
+        for i in range(len(row) - 1):
+            if row[i] < level <= row[i + 1]:
+                out.append(math.exp(x[i] + (level - row[i]) * (x[i + 1] - x[i]) / (row[i + 1] - row[i])) / n)
+                break
+    return np.array(out)
+
+
+def alternatives(store):
+    """The candidate indicators on the stored grids: where their level sets sit relative to p = n."""
+    import xarray as xr
+
+    from derivations.dsm.phase import turning_curve
+
+    table = {}
+    for m in ("1", "inf"):
+        ds = xr.open_zarr(Path(store) / f"m={m}.zarr")
+        rows = ds.sizes["psi_n"]
+        entries = {}
+        for key, level in (("memorisation", 0.5), ("memorisation", 0.9), ("memorisation", 0.99),
+                           ("relative_gap", 0.5), ("relative_gap", 0.9)):
+            r = level_ratios(ds, key, level)
+            entries[f"{key} = {level}"] = (len(r), rows, *(np.percentile(r, [0, 50, 100]) if len(r) else [np.nan] * 3))
+        for which in ("peak", "bottom"):
+            t = turning_curve(ds, which) / ds["psi_n"].values
+            t = t[np.isfinite(t)]
+            entries[f"test error {which} (sign change of dE_test/dpsi_p)"] = (
+                len(t), rows, *(np.percentile(t, [0, 50, 100]) if len(t) else [np.nan] * 3))
+        region = np.asarray(ds["train_falls_test_rises"].values)
+        above = np.asarray(ds["psi_p"].values)[None, :] > np.asarray(ds["psi_n"].values)[:, None]
+        entries["train_falls_test_rises: share of p > n / p < n points"] = (
+            float(region[above].mean()), float(region[~above].mean()))
+        table[m] = entries
+    return table
 
 
 def main():
@@ -111,6 +152,7 @@ def main():
                       "ratio_max": float(ratios.max()) if len(ratios) else None,
                       "turn_ratio_median": float(np.median(turns)) if len(turns) else None}
     result["boundary"] = summary
+    result["alternatives"] = {m: {k: [float(x) for x in v] for k, v in e.items()} for m, e in alternatives(last).items()}
     result["load_after"] = os.getloadavg()
     result["log_tail"] = run.stderr.splitlines()[-6:]
     (out / "result.json").write_text(json.dumps(result, indent=1))

@@ -59,7 +59,8 @@ from pencils.grids import RowSolver, grid
 from .errors import DSMError
 from .theory import Theory, parse_m
 
-__all__ = ["PhaseRows", "phase_diagram", "boundary", "turning_curve", "optimal_loss", "LEVEL", "VARIABLES"]
+__all__ = ["PhaseRows", "phase_diagram", "boundary", "turning_curve", "optimal_loss", "solved_points", "store_name",
+           "LEVEL", "VARIABLES"]
 
 #: the default level of the memorisation indicator that marks the boundary (see docs/phase.md)
 LEVEL = 0.9
@@ -254,6 +255,9 @@ def phase_diagram(m, psi_n, psi_p, t="0.1", lam="1e-3", activation="tanh", psi_d
 
     if store is not None:
         Path(store).mkdir(parents=True, exist_ok=True)
+        if resume and all(solved_points(Path(store) / store_name(v)) == len(axes["psi_n"]) * len(axes["psi_p"])
+                          for v in ms):
+            scheduler = "synchronous"  # every store is complete: nothing to run, no cluster to start
     if scheduler in (None, "processes"):
         from pencils.scheduling import client_for
 
@@ -267,6 +271,17 @@ def phase_diagram(m, psi_n, psi_p, t="0.1", lam="1e-3", activation="tanh", psi_d
 def store_name(m):
     """The store folder of grid ``m`` inside a phase diagram's ``store``: ``m=1.zarr``, ``m=inf.zarr``."""
     return f"m={'inf' if parse_m(m) == math.inf else parse_m(m)}.zarr"
+
+
+def solved_points(path):
+    """The number of points a grid store at ``path`` has solved (0 when there is no store)."""
+    import zarr
+
+    try:
+        group = zarr.open_group(str(path), mode="r", zarr_format=2)
+        return int(np.asarray(group["solved"][...]).sum())
+    except Exception:  # no store (yet), or not a grid store: nothing solved there
+        return 0
 
 
 def _crossings(x, y, level):

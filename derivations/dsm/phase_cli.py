@@ -24,7 +24,8 @@ from pencils.solver import GUARD
 
 from .cli import _check_t, _plot_path, _simulate_spec, _value, m_option
 from .errors import DSMError
-from .phase import LEVEL, PhaseRows, boundary, optimal_loss, phase_diagram, store_name, turning_curve
+from .phase import (LEVEL, PhaseRows, boundary, optimal_loss, phase_diagram, solved_points, store_name,
+                    turning_curve)
 from .theory import Theory
 
 __all__ = ["phase", "parser", "axis"]
@@ -228,6 +229,7 @@ def phase(argv):
         theories[m]._check(axes["psi_n"], axes["psi_p"], [lam])
     _check_stores(args, ms, axes, {"lam": lam})
 
+    stored = 0 if args.store is None else sum(solved_points(Path(args.store) / store_name(m)) for m in ms)
     start = time.perf_counter()
     diagrams = phase_diagram(ms, axes["psi_n"], axes["psi_p"], t=args.t, lam=lam, activation=args.activation,
                              psi_d=args.psi_d, dps=args.dps, store=args.store, resume=args.resume,
@@ -235,8 +237,10 @@ def phase(argv):
                              progress=True if args.progress else None)
     seconds = time.perf_counter() - start
     points = sum(ds["memorisation"].size for ds in diagrams.values())
-    print(f"# {len(ms)} grid(s) of {len(axes['psi_n'])} x {len(axes['psi_p'])} points: {points} points in "
-          f"{seconds:.1f} s ({points / seconds:.1f} points/s)", file=log)
+    computed = points - stored
+    print(f"# {len(ms)} grid(s) of {len(axes['psi_n'])} x {len(axes['psi_p'])} points: {computed} points in "
+          f"{seconds:.1f} s ({computed / seconds:.1f} points/s)" + (f", {stored} read from the store" if stored else ""),
+          file=log)
 
     boundaries = {}
     print("m,psi_n,psi_p_boundary,ratio_to_psi_n,test_turn,certified_digits")

@@ -1,7 +1,7 @@
 """Figures of DSM phase diagrams (matplotlib, written to a file: PNG, PDF, SVG...).
 
-One row of panels per ``m``: the test error, the train error and the
-memorisation indicator as heatmaps over (psi_n, psi_p), log-log, with contour
+One row of panels per ``m``: the test error, the train error, the gap and
+the memorisation indicator as heatmaps over (psi_n, psi_p), log-log, with contour
 lines; on every panel the line p = n and the boundary of every ``m`` (solid for
 the panel's own ``m``, dashed for the others), the test error's turning curve
 dotted; simulated points, if any, as circles filled with their measured
@@ -17,6 +17,7 @@ __all__ = ["plot_phase"]
 PANELS = (
     ("test_error", "test error $\\mathcal{E}_{test}$", "log"),
     ("train_error", "train error $\\mathcal{E}_{train}$", "log"),
+    ("gap", "gap $L_{test} - \\mathcal{E}_{train}$", "log"),
     ("memorisation", "memorisation $\\max(0, 1 - \\mathcal{E}_{train}/c_t)$", "unit"),
 )
 BOUNDARY_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
@@ -51,7 +52,7 @@ def plot_phase(diagrams, boundaries, path, level=0.9, simulations=None, title=""
 
     simulations = simulations or {}
     ms = list(diagrams)
-    fig, axes = plt.subplots(len(ms), len(PANELS), figsize=(5.0 * len(PANELS), 4.3 * len(ms)), squeeze=False)
+    fig, axes = plt.subplots(len(ms), len(PANELS), figsize=(4.6 * len(PANELS), 4.0 * len(ms)), squeeze=False)
     colours = {m: BOUNDARY_COLOURS[i % len(BOUNDARY_COLOURS)] for i, m in enumerate(ms)}
     # one colour scale per metric across the rows, so that m = 1 and m = inf compare at a glance
     ranges = {}
