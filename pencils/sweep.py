@@ -134,6 +134,31 @@ class Table:
         frame.attrs.update(self.provenance)
         return frame
 
+    def to_xarray(self, index=None):
+        """An :class:`xarray.Dataset` indexed by column ``index`` (default: the first column), columns as in
+        :meth:`to_pandas` (float64 beside full-precision strings), provenance in ``attrs``.
+
+        Needs pandas and xarray (``pip install 'pencils[tables,grids]'``).
+        """
+        try:
+            import xarray  # noqa: F401  (pandas' to_xarray needs it)
+        except ImportError:
+            raise ImportError("Table.to_xarray needs xarray: pip install 'pencils[grids]'") from None
+        frame = self.to_pandas()
+        index = self.columns[0] if index is None else index
+        if index not in frame.columns:
+            raise DomainError(f"to_xarray: no column {index!r} (columns: {', '.join(self.columns)})")
+        dataset = frame.set_index(index).to_xarray()
+        dataset.attrs.update({k: str(v) for k, v in self.provenance.items()})
+        return dataset
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __getitem__(self, i):
+        """Row ``i`` (a dict), or a list of rows for a slice."""
+        return self.rows[i]
+
     def _repr_html_(self):
         """An HTML table (15 significant digits) with the provenance, in a notebook."""
         import html

@@ -105,3 +105,18 @@ def test_table_to_pandas_has_float_columns_and_full_strings(textbook):
     assert frame.attrs["dps"] == 40
     html = table._repr_html_()
     assert html.startswith("<table>") and html.count("<tr>") == 4
+
+
+def test_a_table_iterates_indexes_and_converts_with_float_columns():
+    from pencils import DysonSystem, load
+    from pencils.examples import path
+
+    table = sweep(DysonSystem(load(path("ridge"))), "lam", ["0.1", "0.2", "0.4"], {"psi": 2}, dps=20)
+    assert [row["lam"] for row in table] == [table[0]["lam"], table[1]["lam"], table[2]["lam"]]
+    dataset = table.to_xarray()
+    assert dataset["g11"].dtype == "float64" and dataset["lam"].values.tolist() == [0.1, 0.2, 0.4]
+    with mpmath.workdps(30):  # ridge: g = 1/(lam + psi/(1 + g)), the positive root of lam g^2 + (lam + psi - 1) g - 1
+        lam, psi = mpmath.mpf("0.1"), 2
+        exact = (-(lam + psi - 1) + mpmath.sqrt((lam + psi - 1) ** 2 + 4 * lam)) / (2 * lam)
+        assert abs(mpmath.mpf(str(dataset["g11_str"].values[0])) - exact) < mpmath.mpf(10) ** -19
+    assert dataset.attrs["dps"] == "20"

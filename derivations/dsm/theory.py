@@ -45,7 +45,7 @@ import mpmath
 from pencils import DysonSystem, load, solve
 from pencils.balls import bits_for, certified_digits, mid_mpmath, precision, to_ball
 from pencils.solver import GUARD
-from pencils.sweep import sweep
+from pencils.sweep import Table, sweep
 from pencils.values import to_mpmath
 
 from .equivalence import gaussian_equivalence
@@ -168,7 +168,10 @@ class Theory:
     def curve(self, psi_n, psi_p, lam, progress=None):
         """Errors along a grid: exactly one of ``psi_n``, ``psi_p``, ``lam`` is a sequence.
 
-        Returns a list of records (see :meth:`at`), computed with warm starts.
+        Returns a :class:`pencils.sweep.Table` of records (see :meth:`at`; its
+        rows are dicts, it iterates and indexes like a list, and
+        ``to_pandas()`` gives float64 columns), computed with warm starts,
+        with the theory's :meth:`provenance`.
         ``progress``, a callable, receives each record as soon as it is
         computed (so that a caller can write it out at once).
         """
@@ -190,7 +193,17 @@ class Theory:
         # lam = 0 (finite m, fewer features than noisy samples): reached from lam = 1e-3 by continuation
         start = {"lam": "1e-3"} if ridgeless and self.m != math.inf else None
         sweep(self.system, over, given[over], fixed, dps=self.dps, on_solution=record, start=start)
-        return records
+        provenance = {**self.provenance(), "swept": over,
+                      "fixed": ", ".join(f"{k}={v}" for k, v in given.items() if k != over)}
+        return Table(list(records[0]) if records else [over], records, provenance)
+
+    def provenance(self):
+        """What this theory computes: model, pencil and its hash, m, t, activation, psi_d, dps, version."""
+        from pencils import __version__
+
+        return {"model": "dsm (derivations.dsm)", "pencil": f"{self.pencil.name} {self.pencil.fingerprint()}",
+                "m": "inf" if self.m == math.inf else str(self.m), "t": str(self.t), "activation": self.activation,
+                "psi_d": str(self.psi_d), "dps": self.dps, "pencils_version": __version__}
 
     def at(self, psi_n, psi_p, lam):
         """The errors at one point (a record, see :meth:`record`)."""
