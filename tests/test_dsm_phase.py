@@ -245,3 +245,39 @@ def test_simulated_points_are_drawn_and_agree(tmp_path, capsys):
         measured = float(line.split("memorisation ")[1].split()[0])
         theory = float(line.split("(theory ")[1].rstrip(")"))
         assert abs(measured - theory) < 0.05, line
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_gives_the_uninterrupted_store(tmp_path):
+    """The command killed with SIGKILL after its first tiles, then resumed: the same store as an uninterrupted
+    run, and no tile computed twice (the logs of both runs together)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import xarray as xr
+
+    argv = [sys.executable, "-m", "pencils.cli", "phase", "dsm", "--psi-n", "0.5:4:5", "--psi-p", "0.25:8:6",
+            "--m", "1", "--dps", "15", "--scheduler", "synchronous", "--no-refine"]
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    subprocess.run([*argv, "--store", str(whole)], check=True, capture_output=True)
+    process = subprocess.Popen([*argv, "--store", str(cut)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if sum(e["event"] == "tile" for e in read_log(cut / "m=1.zarr")) >= 2:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    before = [e["tile"] for e in read_log(cut / "m=1.zarr") if e["event"] == "tile"]
+    assert 2 <= len(before) < 5
+    subprocess.run([*argv, "--store", str(cut), "--resume"], check=True, capture_output=True)
+    tiles = [e["tile"] for e in read_log(cut / "m=1.zarr") if e["event"] == "tile"]
+    assert sorted(tiles) == list(range(5)), tiles
+    a, b = xr.open_zarr(whole / "m=1.zarr"), xr.open_zarr(cut / "m=1.zarr")
+    for v in a.data_vars:
+        assert np.array_equal(a[v].values, b[v].values, equal_nan=a[v].dtype.kind == "f"), v
