@@ -274,7 +274,11 @@ def store_name(m):
 
 
 def solved_points(path):
-    """The number of points a grid store at ``path`` has solved (0 when there is no store)."""
+    """The number of points a grid store at ``path`` has solved (0 when there is no store).
+
+    >>> solved_points("/nonexistent/m=1.zarr")
+    0
+    """
     import zarr
 
     try:
@@ -311,6 +315,12 @@ def boundary(ds, level=LEVEL, theory=None, tol=1e-12, max_iter=60):
     numpy.ndarray
         ``psi_p`` on the boundary for each ``psi_n`` (NaN where the indicator
         does not cross ``level`` on the grid).
+
+    Examples
+    --------
+    >>> ds = phase_diagram([1], ["1"], ["0.5", "0.8", "1.2"], lam="1e-3", dps=15, scheduler="synchronous")[1]
+    >>> [round(float(x), 4) for x in boundary(ds, theory=Theory(m=1, dps=15))]  # just below p = n
+    [0.9229]
     """
     if not 0 < level < 1:
         raise DSMError(f"the memorisation level must be in (0, 1), got {level}")
@@ -362,7 +372,12 @@ def turning_curve(ds, which="bottom"):
     """For each ``psi_n``, the first ``psi_p`` where the test error turns along ``psi_p``: ``"bottom"`` where
     its slope goes from negative to positive (where ``train_falls_test_rises`` starts: the bottom of the U at
     m = inf), ``"peak"`` from positive to negative (where it ends: the interpolation peak at m = 1); by linear
-    interpolation of ``test_slope`` in ``log psi_p`` between grid points; NaN where it does not turn."""
+    interpolation of ``test_slope`` in ``log psi_p`` between grid points; NaN where it does not turn.
+
+    >>> ds = phase_diagram([1], ["1"], ["0.5", "0.8", "1.2", "2"], lam="1e-3", dps=15, scheduler="synchronous")[1]
+    >>> 0.8 < float(turning_curve(ds, "peak")[0]) < 1.2  # the interpolation peak of the test error
+    True
+    """
     if which not in ("bottom", "peak"):
         raise DSMError(f"which is 'bottom' or 'peak', got {which!r}")
     x = np.log(np.asarray(ds["psi_p"].values, dtype=float))

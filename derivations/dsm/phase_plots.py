@@ -42,6 +42,18 @@ def plot_phase(diagrams, boundaries, path, level=0.9, simulations=None, title=""
         The indicator's level that the boundary marks (drawn as a contour too).
     simulations : dict, optional
         ``{m: [records]}`` with ``psi_n``, ``psi_p``, ``memorisation``.
+    title : str
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from derivations.dsm.phase import boundary, phase_diagram, turning_curve
+    >>> diagrams = phase_diagram([1, "inf"], ["0.5", "2"], ["0.25", "1", "4"], dps=15, scheduler="synchronous")
+    >>> lines = {m: (boundary(ds), turning_curve(ds)) for m, ds in diagrams.items()}
+    >>> path = os.path.join(tempfile.mkdtemp(), "phase.png")
+    >>> plot_phase(diagrams, lines, path, title="DSM, tanh")
+    >>> os.path.getsize(path) > 10_000
+    True
     """
     import matplotlib
 
