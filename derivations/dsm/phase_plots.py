@@ -105,7 +105,8 @@ def plot_phase(diagrams, boundaries, path, level=0.9, simulations=None, title=""
                     ax.scatter([sim["psi_n"]], [sim["psi_p"]], c=[sim["memorisation"]], cmap="magma",
                                norm=ranges[key], s=70, edgecolors="cyan", linewidths=1.5, zorder=5)
                     ax.annotate(f"{sim['memorisation']:.2f}", (sim["psi_n"], sim["psi_p"]), xytext=(5, 4),
-                                textcoords="offset points", fontsize=7, color="cyan")
+                                textcoords="offset points", fontsize=7, color="black",
+                                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75})
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlim(n.min(), n.max()) if len(n) > 1 else None
