@@ -12,6 +12,7 @@ shipped example pencil and the README's main job ``pencils figure dsm``.
 import importlib.metadata
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -43,8 +44,13 @@ def _run(argv, cwd, env=None, timeout=900):
 def test_the_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
     if importlib.util.find_spec("build") is None:
         pytest.skip("the 'build' package is not installed: pip install -e '.[test]'")
+    # built from a copy: the build rewrites <source>/pencils_rmt.egg-info, which importlib.metadata reads from the
+    # checkout (on sys.path) while other tests run
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "*.egg-info", "build", "dist", "_build", "__pycache__", ".pytest_cache", ".hypothesis", "out"))
     dist = tmp_path / "dist"
-    _run([sys.executable, "-m", "build", "--outdir", dist, ROOT], cwd=tmp_path)  # sdist, then the wheel from it
+    _run([sys.executable, "-m", "build", "--outdir", dist, source], cwd=tmp_path)  # sdist, then the wheel from it
     wheels = sorted(dist.glob("pencils_rmt-*.whl"))
     assert len(wheels) == 1 and (dist / f"pencils_rmt-{pencils.__version__}.tar.gz").exists()
     wheel = wheels[0]
