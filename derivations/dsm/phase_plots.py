@@ -61,6 +61,7 @@ def plot_phase(diagrams, boundaries, path, level=0.9, simulations=None, title=""
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm, Normalize
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import LogFormatter, LogLocator, NullFormatter
 
     simulations = simulations or {}
     ms = list(diagrams)
@@ -103,14 +104,19 @@ def plot_phase(diagrams, boundaries, path, level=0.9, simulations=None, title=""
             if key == "memorisation":
                 for sim in simulations.get(m, ()):
                     ax.scatter([sim["psi_n"]], [sim["psi_p"]], c=[sim["memorisation"]], cmap="magma",
-                               norm=ranges[key], s=70, edgecolors="cyan", linewidths=1.5, zorder=5)
+                               norm=ranges[key], s=70, edgecolors="cyan", linewidths=1.5, zorder=5, clip_on=False)
                     ax.annotate(f"{sim['memorisation']:.2f}", (sim["psi_n"], sim["psi_p"]), xytext=(5, 4),
                                 textcoords="offset points", fontsize=7, color="black",
                                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75})
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_xlim(n.min(), n.max()) if len(n) > 1 else None
-            ax.set_ylim(p.min(), p.max()) if len(p) > 1 else None
+            ax.set_xlim(*_edges(n))  # the heatmap's cells, whole
+            ax.set_ylim(*_edges(p))
+            for axis, values in ((ax.xaxis, n), (ax.yaxis, p)):
+                axis.set_minor_formatter(NullFormatter())
+                if np.log10(values.max() / values.min()) < 2:  # few decades: label 1, 2, 5 of each
+                    axis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+                    axis.set_major_formatter(LogFormatter(labelOnlyBase=False))
             ax.set_xlabel("$\\psi_n = n/d$")
             ax.set_ylabel("$\\psi_p = p/d$")
             ax.set_title(f"m = {_m_label(m)}: {name}", fontsize=10)
@@ -123,9 +129,17 @@ def plot_phase(diagrams, boundaries, path, level=0.9, simulations=None, title=""
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=12)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    fig.tight_layout(rect=(0, 0.08 / len(ms), 1, 0.97))
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def _edges(x):
+    """The outer edges of log-spaced cells centred on the sorted values ``x``."""
+    x = np.sort(np.asarray(x, dtype=float))
+    if len(x) == 1:
+        return x[0] / 1.5, x[0] * 1.5
+    return x[0] * math.sqrt(x[0] / x[1]), x[-1] * math.sqrt(x[-1] / x[-2])
 
 
 def _contours(ax, n, p, z, scale, level, norm):
