@@ -281,3 +281,12 @@ def test_sigkill_then_resume_gives_the_uninterrupted_store(tmp_path):
     a, b = xr.open_zarr(whole / "m=1.zarr"), xr.open_zarr(cut / "m=1.zarr")
     for v in a.data_vars:
         assert np.array_equal(a[v].values, b[v].values, equal_nan=a[v].dtype.kind == "f"), v
+
+
+def test_optimal_loss_is_the_theory_s_c_t_with_structured_data():
+    """c_t of the indicator is MODEL.md's c_t = 1 - (h/d) E|grad log P_t|^2 = L_test - h E_test (psi_D = 1/2)."""
+    ds = phase_diagram([1], ["1"], ["0.5", "2"], psi_d="0.5", activation="relu", dps=15, scheduler="synchronous")[1]
+    h = 1 - math.exp(-0.2)
+    c_t = (ds["dsm_test_loss"] - h * ds["test_error"]).values
+    assert np.allclose(c_t, 0.5 * math.exp(-0.2), rtol=1e-13, atol=0)
+    assert ds["memorisation"].values[0, 0] == 0 and ds["memorisation"].values[0, 1] > 0.99
