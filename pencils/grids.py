@@ -50,7 +50,7 @@ from .solver import GUARD
 from .sweep import points, sweep, sweep_layout
 from .values import full_string, to_mpmath
 
-__all__ = ["grid", "RowSolver", "SystemRows", "Layout", "KINDS", "encode_row"]
+__all__ = ["grid", "check_store", "axis_points", "RowSolver", "SystemRows", "Layout", "KINDS", "encode_row"]
 
 #: the kinds of grid variables and how they are stored (see :func:`encode_row`)
 KINDS = {
@@ -399,22 +399,9 @@ def grid(rows, axes, fixed=None, *, dps=30, along=None, tile=None, store=None, r
         See the module docstring; ``attrs["grid"]`` holds the grid's identity
         (JSON) and ``attrs`` the provenance.
     """
-    from .dyson import DysonSystem
-
-    if isinstance(rows, DysonSystem):
-        rows = SystemRows(rows, derivatives, **options)
-    elif not isinstance(rows, RowSolver):
-        raise DomainError(f"grid needs a DysonSystem or a RowSolver, got {type(rows).__name__}")
-    elif derivatives or options:
-        raise DomainError("derivatives and solver options go to the RowSolver, not to grid(), for a RowSolver")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise DomainError(f"workers must be a positive integer, got {workers!r}")
-    fixed = {str(k): v for k, v in dict(fixed or {}).items()}
-    layout = Layout(axes, along=along, tile=tile, dps=dps)
-    both = set(fixed) & set(layout.names)
-    if both:
-        raise DomainError(f"{', '.join(sorted(both))} both fixed and on an axis")
-    columns(rows.variables, dps)  # unknown kinds fail here, before anything runs
+    rows, layout, fixed = _prepare(rows, axes, fixed, dps, along, tile, derivatives, options)
     from .scheduling import run
     from .store import GridStore
 
@@ -422,6 +409,46 @@ def grid(rows, axes, fixed=None, *, dps=30, along=None, tile=None, store=None, r
     run(rows, layout, fixed, store, scheduler=scheduler, workers=workers,
         progress=progress if progress is not None else sys.stderr.isatty())
     return store.dataset()
+
+
+def _prepare(rows, axes, fixed, dps, along, tile, derivatives=(), options=None):
+    """The row solver, the layout and the fixed values of a grid, checked."""
+    from .dyson import DysonSystem
+
+    if isinstance(rows, DysonSystem):
+        rows = SystemRows(rows, derivatives, **(options or {}))
+    elif not isinstance(rows, RowSolver):
+        raise DomainError(f"grid needs a DysonSystem or a RowSolver, got {type(rows).__name__}")
+    elif derivatives or options:
+        raise DomainError("derivatives and solver options go to the RowSolver, not to grid(), for a RowSolver")
+    fixed = {str(k): v for k, v in dict(fixed or {}).items()}
+    layout = Layout(axes, along=along, tile=tile, dps=dps)
+    both = set(fixed) & set(layout.names)
+    if both:
+        raise DomainError(f"{', '.join(sorted(both))} both fixed and on an axis")
+    columns(rows.variables, dps)  # unknown kinds fail here, before anything runs
+    return rows, layout, fixed
+
+
+def check_store(store, rows, axes, fixed=None, *, dps=30, along=None, tile=None, resume=False, derivatives=(),
+                **options):
+    """Check, without computing or writing anything, that :func:`grid` with these arguments may use ``store``.
+
+    Raises :class:`~pencils.store.StoreError` when the store exists and
+    ``resume`` is false, is not a grid store, or holds another grid; and what
+    :func:`grid` raises for bad arguments. A model that runs several grids
+    checks them all this way before the first one starts.
+
+    >>> import tempfile
+    >>> from pencils import DysonSystem, load
+    >>> from pencils.examples import path
+    >>> system = DysonSystem(load(path("ridge")))
+    >>> check_store(tempfile.mkdtemp() + "/new.zarr", system, {"lam": [1, 2]}, {"psi": 2})  # nothing there: fine
+    """
+    from .store import GridStore
+
+    rows, layout, fixed = _prepare(rows, axes, fixed, dps, along, tile, derivatives, options)
+    GridStore.check(store, identity(rows, layout, fixed), resume)
 
 
 def axis_points(text, log=False, dps=30, name="axis"):

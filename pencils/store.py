@@ -91,19 +91,8 @@ class GridStore:
         from .grids import columns, dumps_identity
 
         text = dumps_identity(identity)
-        if path is not None and Path(path).exists() and any(Path(path).iterdir()):
-            if not resume:
-                raise StoreError(f"{path} exists: resume it (resume=True, --resume) or choose another path")
-            try:
-                group = zarr.open_group(str(path), mode="r+", zarr_format=2)
-                stored = group.attrs["grid"]
-            except Exception as exc:
-                raise StoreError(f"{path} is not a pencils grid store ({type(exc).__name__}: {exc})") from None
-            if stored != text:
-                old, new = json.loads(stored), json.loads(text)
-                differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-                raise StoreError(f"{path} holds another grid (differs in: {', '.join(differ)}); "
-                                 f"resume it with the same arguments or choose another path")
+        group = cls.check(path, identity, resume, mode="r+")
+        if group is not None:
             return cls(path, group, layout, text)
         store = zarr.storage.MemoryStore() if path is None else str(path)
         group = zarr.open_group(store, mode="w", zarr_format=2)
@@ -124,6 +113,35 @@ class GridStore:
         group.attrs.update(attrs)
         zarr.consolidate_metadata(store)
         return cls(path, group, layout, text)
+
+    @staticmethod
+    def check(path, identity, resume=False, mode="r"):
+        """The Zarr group of an existing store at ``path`` that may be resumed, or None if there is none.
+
+        Raises :class:`StoreError` for a store that exists without ``resume``,
+        that is not a grid store, or that was made for another grid (naming
+        what differs). Nothing is written.
+        """
+        import zarr
+
+        from .grids import dumps_identity
+
+        if path is None or not Path(path).exists() or not any(Path(path).iterdir()):
+            return None
+        if not resume:
+            raise StoreError(f"{path} exists: resume it (resume=True, --resume) or choose another path")
+        try:
+            group = zarr.open_group(str(path), mode=mode, zarr_format=2)
+            stored = group.attrs["grid"]
+        except Exception as exc:
+            raise StoreError(f"{path} is not a pencils grid store ({type(exc).__name__}: {exc})") from None
+        text = dumps_identity(identity)
+        if stored != text:
+            old, new = json.loads(stored), json.loads(text)
+            differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            raise StoreError(f"{path} holds another grid (differs in: {', '.join(differ)}); "
+                             f"resume it with the same arguments or choose another path")
+        return group
 
     def done(self):
         """The indices of the tiles whose points are all solved."""

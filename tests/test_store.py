@@ -121,7 +121,10 @@ def test_sigint_then_sigkill_then_resume_gives_the_uninterrupted_store(tmp_path)
     same(xr.open_zarr(where).load(), reference.load())
     events = read_log(where)
     tiles = [e["tile"] for e in events if e["event"] == "tile"]
-    assert sorted(tiles) == list(range(30)), "a tile computed twice or never"
+    assert len(tiles) == len(set(tiles)), "a tile computed twice"
+    # a tile's log line follows its write: a SIGKILL between the two (microseconds) leaves one tile, whole
+    # in the store (compared above), without its line
+    assert set(tiles) <= set(range(30)) and len(set(range(30)) - set(tiles)) <= 1
     assert [e["event"] for e in events if e["event"] in ("start", "interrupted", "finished")] == [
         "start", "interrupted", "start", "start", "finished"]
 

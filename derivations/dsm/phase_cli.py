@@ -10,7 +10,6 @@ memorisation phase as CSV (see :mod:`derivations.dsm.phase`).
 """
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -136,24 +135,16 @@ def _check_stores(args, ms, axes, fixed):
     folder = Path(args.store)
     if folder.exists() and not folder.is_dir():
         raise DSMError(f"--store {args.store!r} is a file, not a folder")
-    from pencils.grids import Layout, dumps_identity, identity
+    from pencils.grids import check_store
+    from pencils.store import StoreError
 
     for m in ms:
         path = folder / store_name(m)
-        if not (path.exists() and any(path.iterdir())):
-            continue
-        if not args.resume:
-            raise DSMError(f"--store: {path} exists; add --resume to go on with it, or choose another folder")
         rows = PhaseRows(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps)
-        wanted = json.loads(dumps_identity(identity(rows, Layout(axes, along="psi_p", dps=args.dps), fixed)))
         try:
-            stored = json.loads(json.loads((path / ".zattrs").read_text())["grid"])
-        except (OSError, KeyError, ValueError):
-            raise DSMError(f"--store: {path} is not a pencils grid store") from None
-        differ = sorted(k for k in set(stored) | set(wanted) if k != "pencils_version" and stored.get(k) != wanted.get(k))
-        if differ:
-            raise DSMError(f"--store: {path} holds another grid (differs in: {', '.join(differ)}); resume it with "
-                           "the same arguments or choose another folder")
+            check_store(path, rows, axes, fixed, dps=args.dps, along="psi_p", resume=args.resume)
+        except StoreError as exc:
+            raise DSMError(f"--store: {exc}") from None
 
 
 def _simulation_points(ds, count, d):
