@@ -154,7 +154,8 @@ def main():
                   f"(median) writing and logging it")
             print(f"extrapolation (MP pencil, rows of 40 points per tile): {rate:.0f} points/s per worker; "
                   f"100 workers: {min(100 * rate, capacity):.0f} points/s (workers' total {100 * rate:.0f}, "
-                  f"one writer's limit {capacity:.0f})")
+                  f"one writer's limit {capacity:.0f}); the writer keeps up with 100 workers from tiles of "
+                  f"{100 * rate * per_tile:.0f} points on (rows of 1000 points: limit {1000 / per_tile:.0f} points/s)")
     finally:
         shutil.rmtree(where, ignore_errors=True)
 
