@@ -414,11 +414,9 @@ def _values(option, text, log, dps):
     from .grids import axis_points
 
     try:
-        return axis_points(text, log=log, dps=dps, name=option)
+        return axis_points(text, log=log, dps=dps, name=option + (" (--log)" if log else ""))
     except PencilsError as exc:
-        message = str(exc)
-        raise UsageError(message if message.startswith(option) else f"{option}{' (--log)' if log else ''}: "
-                                                                     f"{message}") from None
+        raise UsageError(str(exc)) from None
 
 
 def _spacing(parser, what):

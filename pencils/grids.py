@@ -468,7 +468,10 @@ def axis_points(text, log=False, dps=30, name="axis"):
             count = int(parts[2])
         except ValueError:
             raise DomainError(f"{name}: COUNT of START:STOP:COUNT must be an integer, got {text!r}") from None
-        return points(parts[0], parts[1], count, log=log, dps=dps)
+        try:
+            return points(parts[0], parts[1], count, log=log, dps=dps)
+        except PencilsError as exc:
+            raise DomainError(f"{name}: {exc}") from None
     with mpmath.workdps(dps + GUARD):
         return [to_mpmath(part) for part in text.split(",")]
 

@@ -92,7 +92,7 @@ def _curve(capsys, *argv):
 @pytest.mark.parametrize("argv, message", [
     (["--psi-p", "0:16:5"], "non-zero ends"),                      # was ZeroDivisionError
     (["--psi-p", "1:-16:5"], "same sign"),
-    (["--psi-p", "1:16:1"], "COUNT >= 2"),
+    (["--psi-p", "1:16:1"], "at least 2 points"),
     (["--psi-p", "1:16:x"], "must be an integer"),
     (["--psi-p", "1,abc"], "--psi-p 'abc'"),
     (["--psi-p", "1,2", "--lam", "inf"], "finite real"),

@@ -133,7 +133,7 @@ def test_axis_parsing():
     assert [round(float(x), 12) for x in axis("1:100:3", "psi_n", 20)] == [1.0, 10.0, 100.0]
     assert axis("2", "psi_p", 20) == ["2"]
     for bad, message in (("abc", "psi-n"), ("1:2", "START:STOP:COUNT"), ("1:2:x", "COUNT"), ("-1,2", "> 0"),
-                         ("1,1", "repeats"), ("1:4:1", "COUNT"), ("__import__('os')", "psi-n")):
+                         ("1,1", "repeats"), ("1:4:1", "at least 2 points"), ("__import__('os')", "psi-n")):
         with pytest.raises(DSMError, match=message):
             axis(bad, "psi_n", 20)
 
@@ -153,7 +153,8 @@ def test_help_has_every_option_and_an_example(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--psi-n", "0:1:4"], "psi_n must be > 0"),
+    (["--psi-n", "0:1:4"], "non-zero ends"),
+    (["--psi-n", "0:1:4", "--linear"], "psi_n must be > 0"),
     (["--psi-p", "1,x"], "--psi-p"),
     (["--lam", "0"], "lam > 0"),
     (["--t", "-1"], "diffusion time"),

@@ -20,7 +20,7 @@ from pencils.cli import ArgumentParser, dps_option, positive_int, show_system
 from pencils.exceptions import PencilsError
 from pencils.output import CSVSink, DocumentSink, RecordWriter, check_outputs, json_document
 from pencils.solver import GUARD
-from pencils.sweep import points
+from pencils.grids import axis_points
 from pencils.values import to_mpmath
 
 from .pencils import COPIES, REPLICATED, dsm_pencil, targets
@@ -95,20 +95,10 @@ def parse_grid(text, dps=30, name="value", log=True):
     text = str(text).strip()
     option = "--" + name.replace("_", "-")
     if ":" in text:
-        parts = text.split(":")
-        if len(parts) != 3:
-            raise DSMError(f"{option}: a grid is START:STOP:COUNT, got {text!r}")
         try:
-            count = int(parts[2])
-        except ValueError:
-            raise DSMError(f"{option}: the COUNT of a grid START:STOP:COUNT must be an integer, got {text!r}") from None
-        if count < 2:
-            raise DSMError(f"{option}: a grid START:STOP:COUNT needs COUNT >= 2, got {text!r}")
-        start, stop = (_value(x, name, dps) for x in parts[:2])
-        try:
-            return points(start, stop, count, log=log, dps=dps)
+            return axis_points(text, log=log, dps=dps, name=f"{option} {text!r}")
         except PencilsError as exc:
-            raise DSMError(f"{option} {text!r}: {exc}") from None
+            raise DSMError(str(exc)) from None
     if "," in text:
         return [_value(x, name, dps) for x in text.split(",")]
     return _value(text, name, dps)
@@ -131,6 +121,15 @@ def _plot_path(option, path):
         raise DSMError(f"{option} {path!r}: unknown image format {suffix!r}; use one of {', '.join(sorted(formats))}")
 
 
+def model_options(parser, activation=True):
+    """The options every DSM command shares: ``--psi-d``, ``--activation`` (unless told), ``--dps``."""
+    parser.add_argument("--psi-d", default="1", help="D/d of the data subspace in (0, 1] (default 1: isotropic)")
+    if activation:
+        parser.add_argument("--activation", default="tanh",
+                            help="tanh, erf, relu (centred), poly:1,0.5 (default tanh)")
+    parser.add_argument("--dps", type=dps_option, default=30, help="working precision, 10 to 10000 (default 30)")
+
+
 def _options(prog, figure=False):
     p = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     if not figure:
@@ -147,10 +146,7 @@ def _options(prog, figure=False):
         p.add_argument("--out", default="out", help="folder for dsm.png and dsm.csv (default out/)")
         for key, value in FIGURE_DEFAULTS.items():
             p.add_argument("--" + key.replace("_", "-"), default=value, help=f"default {value}")
-    p.add_argument("--psi-d", default="1", help="D/d of the data subspace in (0, 1] (default 1: isotropic)")
-    if not figure:
-        p.add_argument("--activation", default="tanh", help="tanh, erf, relu (centred), poly:1,0.5 (default tanh)")
-    p.add_argument("--dps", type=dps_option, default=30, help="working precision, 10 to 10000 (default 30)")
+    model_options(p, activation=not figure)
     spacing = p.add_mutually_exclusive_group()
     spacing.add_argument("--log", dest="log", action="store_true", default=True,
                          help="grids START:STOP:COUNT are geometric (the default)")

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import mpmath
 
-from pencils.cli import ArgumentParser, dps_option, positive_int
-from pencils.exceptions import PencilsError
+from pencils.cli import ArgumentParser, positive_int
 from pencils.solver import GUARD
 
-from .cli import _check_t, _plot_path, _simulate_spec, _value, m_option
+from .cli import _check_t, _plot_path, _simulate_spec, _value, m_option, model_options, parse_grid
 from .errors import DSMError
 from .phase import (LEVEL, PhaseRows, boundary, optimal_loss, phase_diagram, solved_points, store_name,
                     turning_curve)
@@ -49,9 +48,7 @@ def parser():
                         "(default: 1 and inf)")
     p.add_argument("--t", default="0.1", help="diffusion time t > 0 (default 0.1)")
     p.add_argument("--lam", default="1e-3", help="ridge lambda > 0 (default 1e-3)")
-    p.add_argument("--activation", default="tanh", help="tanh, erf, relu (centred), poly:1,0.5 (default tanh)")
-    p.add_argument("--psi-d", default="1", help="D/d of the data subspace in (0, 1] (default 1: isotropic)")
-    p.add_argument("--dps", type=dps_option, default=30, help="working precision, 10 to 10000 (default 30)")
+    model_options(p)
     p.add_argument("--level", default=str(LEVEL),
                    help=f"level of the memorisation indicator max(0, 1 - E_train/c_t) that marks the boundary, "
                         f"in (0, 1) (default {LEVEL})")
@@ -85,28 +82,12 @@ def axis(text, name, dps, linear=False):
     >>> axis("0:1:3", "psi_n", 20)
     Traceback (most recent call last):
     ...
-    derivations.dsm.errors.DSMError: --psi-n '0:1:3': psi_n must be > 0, got 0
+    derivations.dsm.errors.DSMError: --psi-n '0:1:3': a geometric grid needs real, non-zero ends of the same sign, got 0 and 1
     """
-    from pencils.sweep import points
-
     text = str(text).strip()
     option = "--" + name.replace("_", "-")
-    if ":" in text:
-        parts = text.split(":")
-        if len(parts) != 3:
-            raise DSMError(f"{option}: a grid is START:STOP:COUNT, got {text!r}")
-        if not parts[2].strip().isdigit() or int(parts[2]) < 2:
-            raise DSMError(f"{option}: the COUNT of START:STOP:COUNT must be an integer >= 2, got {text!r}")
-        start, stop = (_value(x, name, dps) for x in parts[:2])
-        for x in (start, stop):
-            if mpmath.mpmathify(x) <= 0:
-                raise DSMError(f"{option} {text!r}: {name} must be > 0, got {x}")
-        try:
-            values = points(start, stop, int(parts[2]), log=not linear, dps=dps)
-        except PencilsError as exc:
-            raise DSMError(f"{option} {text!r}: {exc}") from None
-    else:
-        values = [_value(x, name, dps) for x in text.split(",")]
+    values = parse_grid(text, dps, name, log=not linear)
+    values = values if isinstance(values, list) else [values]
     with mpmath.workdps(dps + GUARD):
         for x in values:
             if mpmath.mpmathify(x) <= 0:
