@@ -140,10 +140,10 @@ class Table:
 
         Needs pandas and xarray (``pip install 'pencils[tables,grids]'``).
         """
-        try:
-            import xarray  # noqa: F401  (pandas' to_xarray needs it)
-        except ImportError:
-            raise ImportError("Table.to_xarray needs xarray: pip install 'pencils[grids]'") from None
+        import importlib.util
+
+        if importlib.util.find_spec("xarray") is None:  # pandas' to_xarray needs it
+            raise ImportError("Table.to_xarray needs xarray: pip install 'pencils[grids]'")
         frame = self.to_pandas()
         index = self.columns[0] if index is None else index
         if index not in frame.columns:

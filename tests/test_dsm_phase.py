@@ -12,7 +12,6 @@ train error has a positive limit. The memorisation indicator
 its level sets close in on ``p = n`` as the level tends to 1 and ``lam`` to 0.
 """
 
-import json
 import math
 import pickle
 
