@@ -90,7 +90,7 @@ def _wait_for_tiles(where, count, process, timeout=240):
 @pytest.mark.slow
 def test_sigint_then_sigkill_then_resume_gives_the_uninterrupted_store(tmp_path):
     """The acceptance test of resumption: the command killed twice, by SIGINT and by SIGKILL, on 2 workers."""
-    axes = {"psi": "0.2:3:10", "z": "-3:-0.1:30"}
+    axes = {"psi": "0.2:3:16", "z": "-3:-0.1:40"}  # 64 tiles: enough left after 6 for the signals to land mid-run
     pencil = path("marchenko_pastur")
     system = DysonSystem(load(pencil))
     reference = grid(system, {k: axis_points(v, dps=25) for k, v in axes.items()}, dps=25, tile={"z": 10},
@@ -117,14 +117,14 @@ def test_sigint_then_sigkill_then_resume_gives_the_uninterrupted_store(tmp_path)
     run = start("--resume")
     out, err = run.communicate(timeout=600)
     assert run.returncode == 0, err
-    assert "300 points, 300 proven" in out
+    assert "640 points, 640 proven" in out
     same(xr.open_zarr(where).load(), reference.load())
     events = read_log(where)
     tiles = [e["tile"] for e in events if e["event"] == "tile"]
     assert len(tiles) == len(set(tiles)), "a tile computed twice"
     # a tile's log line follows its write: a SIGKILL between the two (microseconds) leaves one tile, whole
     # in the store (compared above), without its line
-    assert set(tiles) <= set(range(30)) and len(set(range(30)) - set(tiles)) <= 1
+    assert set(tiles) <= set(range(64)) and len(set(range(64)) - set(tiles)) <= 1
     assert [e["event"] for e in events if e["event"] in ("start", "interrupted", "finished")] == [
         "start", "interrupted", "start", "start", "finished"]
 
