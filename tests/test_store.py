@@ -96,7 +96,10 @@ def test_sigint_then_sigkill_then_resume_gives_the_uninterrupted_store(tmp_path)
     reference = grid(system, {k: axis_points(v, dps=25) for k, v in axes.items()}, dps=25, tile={"z": 10},
                      store=tmp_path / "ref.zarr", scheduler="synchronous")
     where = tmp_path / "g.zarr"
-    command = [sys.executable, "-c", "import sys; from pencils.cli import main; sys.exit(main())", "grid", pencil,
+    # SIGINT's default handler restored: a test worker of pytest-xdist ignores SIGINT, and its children inherit that
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from pencils.cli import main; sys.exit(main())")
+    command = [sys.executable, "-c", code, "grid", pencil,
                *[f"--axis={k}={v}" for k, v in axes.items()], "--tile", "z=10", "--dps", "25", "--store", str(where),
                "--workers", "2"]
 
