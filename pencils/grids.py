@@ -344,7 +344,8 @@ def identity(rows, layout, fixed):
         "axes": layout.strings(),
         "along": layout.along,
         "tile": list(layout.tile),
-        "fixed": {k: v if isinstance(v, str) else full_string(to_mpmath(v), layout.dps) for k, v in fixed.items()},
+        "fixed": {k: v if isinstance(v, str) else full_string(to_mpmath(v, layout.dps + GUARD), layout.dps)
+                  for k, v in fixed.items()},
         "dps": layout.dps,
         "variables": dict(rows.variables),
         "computed": rows.provenance(),

@@ -114,3 +114,17 @@ def test_a_complex_value_in_a_real_variable_is_refused():
         encode_row({"f": "real"}, [{"f": mpmath.mpc(1, 2)}], 10)
     with pytest.raises(DomainError, match="unknown kind"):
         encode_row({"f": "decimal"}, [{"f": 1}], 10)
+
+
+def test_the_identity_of_a_grid_does_not_depend_on_mpmath_global_precision():
+    """A fixed value given as an mpmath number is written at the grid's precision, whatever mpmath.mp.dps is
+    (it was rounded to mp.dps: 0.333333492... at mp.dps = 5)."""
+    from pencils.grids import identity
+
+    with mpmath.workdps(40):
+        third = mpmath.mpf(1) / 3
+    seen = []
+    for dps in (5, 80):
+        with mpmath.workdps(dps):
+            seen.append(identity(Affine(), Layout({"x": [1, 2]}, dps=30), {"lam": third})["fixed"]["lam"])
+    assert seen == ["0." + "3" * 30] * 2
