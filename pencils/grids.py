@@ -136,7 +136,10 @@ class SystemRows(RowSolver):
         names = {e: str(s) for e, s in system.symbols.items()}
         self.names = [names[t] for t in system.targets]
         self.names += [f"d{n}/d{w}" for w in self.derivatives for n in self.names]
-        values = [name.replace("/", "_") for name in self.names]  # Zarr names cannot hold "/"
+        # Zarr names cannot hold "/": the sweep's columns d<target>/d<name> become d<target>_d<name>
+        self.renamed = {name: name.replace("/", "_") for name in self.names}
+        self.renamed.update({f"{name}_digits": f"{new}_digits" for name, new in self.renamed.items()})
+        values = [self.renamed[name] for name in self.names]
         self.variables = {v: "complex" for v in values}
         self.variables.update({f"{v}_digits": "integer" for v in values})
         self.variables.update(certificate="text", residual="float", iterations="integer", path="text")
@@ -159,9 +162,7 @@ class SystemRows(RowSolver):
             except PencilsError as exc:  # this point failed: record it, go on cold from the next one
                 rows.extend(done)
                 rows.append({"certificate": f"failed: {type(exc).__name__}: {exc}"})
-        renamed = {name: name.replace("/", "_") for name in self.names}
-        renamed.update({f"{name}_digits": f"{name.replace('/', '_')}_digits" for name in self.names})
-        return [{renamed.get(k, k): v for k, v in row.items()} for row in rows]
+        return [{self.renamed.get(k, k): v for k, v in row.items()} for row in rows]
 
 
 class Layout:
@@ -223,15 +224,14 @@ class Layout:
         self.tiles = tuple(math.ceil(n / s) for n, s in zip(self.shape, self.tile))
         self.count = math.prod(self.tiles)
 
-    @property
-    def points(self):
-        """The number of points of the grid."""
-        return math.prod(self.shape)
-
     def slices(self, index):
         """The box of tile ``index`` (tiles numbered in C order), one slice per axis."""
         position = np.unravel_index(index, self.tiles)
         return tuple(slice(int(p) * s, min((int(p) + 1) * s, n)) for p, s, n in zip(position, self.tile, self.shape))
+
+    def tile_shape(self, index):
+        """The shape of tile ``index`` (the last tiles along an axis may be shorter)."""
+        return tuple(s.stop - s.start for s in self.slices(index))
 
     def strings(self):
         """``{axis: [full-precision strings]}``: the exact axis values, for the store's attributes."""
@@ -265,12 +265,12 @@ def encode_row(variables, rows, dps):
     >>> arrays["x"].tolist(), arrays["x_str"].tolist(), arrays["note"].tolist()
     ([2.0, nan], ['2.0000', ''], ['', 'failed'])
     """
-    n = len(rows)
+    dtypes = columns(variables, dps)  # unknown kinds fail here
     arrays = {}
     for name, kind in variables.items():
         values = [row.get(name) for row in rows]
         if kind in ("real", "complex", "float"):
-            numbers = np.full(n, np.nan, dtype=complex if kind == "complex" else float)
+            numbers = np.full(len(rows), np.nan, dtype=dtypes[name])
             for i, v in enumerate(values):
                 if v is None:
                     continue
@@ -279,17 +279,14 @@ def encode_row(variables, rows, dps):
                 numbers[i] = complex(v) if kind == "complex" else float(mpmath.re(v))
             arrays[name] = numbers
             if kind != "float":
-                width = string_width(kind, dps)
                 arrays[f"{name}_str"] = np.array(["" if v is None else full_string(v, dps) for v in values],
-                                                 dtype=f"<U{width}")
+                                                 dtype=dtypes[f"{name}_str"])
         elif kind == "integer":
-            arrays[name] = np.array([0 if v is None else int(v) for v in values], dtype=np.int64)
-        elif kind == "text":
+            arrays[name] = np.array([0 if v is None else int(v) for v in values], dtype=dtypes[name])
+        else:  # text
             texts = ["" if v is None else str(v) for v in values]
             arrays[name] = np.array([t if len(t) <= TEXT_WIDTH else t[:TEXT_WIDTH - 1] + "…" for t in texts],
-                                    dtype=f"<U{TEXT_WIDTH}")
-        else:
-            raise DomainError(f"variable {name}: unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+                                    dtype=dtypes[name])
     return arrays
 
 
@@ -313,7 +310,7 @@ def columns(variables, dps):
 def solve_tile(rows, layout, fixed, index):
     """Solve tile ``index`` of ``layout``: ``{column: array of the tile's shape}`` (the task a worker runs)."""
     box = layout.slices(index)
-    shape = tuple(s.stop - s.start for s in box)
+    shape = layout.tile_shape(index)
     axis = layout.names.index(layout.along)
     arrays = {c: np.empty(shape, dtype=t) for c, t in columns(rows.variables, layout.dps).items()}
     along = layout.values[layout.along][box[axis]]

@@ -25,6 +25,7 @@ tiles written so far stay, and ``resume=True`` goes on from them.
 
 import itertools
 import logging
+import math
 import os
 import socket
 import sys
@@ -61,7 +62,7 @@ class client_for:
             self.client = self.scheduler
             return self.client
         if self.scheduler in (None, "processes"):
-            self.cluster = LocalCluster(n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1,
+            self.cluster = LocalCluster(n_workers=_local_workers(self.workers), threads_per_worker=1,
                                         processes=True, dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self.cluster)
         else:
@@ -77,9 +78,14 @@ class client_for:
         return False
 
 
+def _local_workers(workers):
+    """Worker processes of a local cluster: as asked, else one per CPU."""
+    return workers or os.cpu_count() or 1
+
+
 def _describe(scheduler, workers):
     if scheduler in (None, "processes"):
-        return f"local cluster, {workers or os.cpu_count() or 1} worker processes"
+        return f"local cluster, {_local_workers(workers)} worker processes"
     if scheduler == "synchronous":
         return "synchronous (this process)"
     return f"Dask cluster at {scheduler}" if isinstance(scheduler, str) else f"Dask client {scheduler!r}"
@@ -101,7 +107,7 @@ def run(rows, layout, fixed, store, scheduler=None, workers=None, progress=False
     """
     done = store.done()
     todo = [i for i in range(layout.count) if i not in done]
-    total = sum(_size(layout, i) for i in todo)
+    total = sum(math.prod(layout.tile_shape(i)) for i in todo)
     store.log("start", tiles=layout.count, done=len(done), scheduler=_describe(scheduler, workers))
     from tqdm import tqdm
 
@@ -112,8 +118,9 @@ def run(rows, layout, fixed, store, scheduler=None, workers=None, progress=False
         nonlocal written
         store.write(index, arrays)
         written += 1
-        store.log("tile", tile=index, points=_size(layout, index), seconds=round(seconds, 4), worker=worker)
-        bar.update(_size(layout, index))
+        points = math.prod(layout.tile_shape(index))
+        store.log("tile", tile=index, points=points, seconds=round(seconds, 4), worker=worker)
+        bar.update(points)
         bar.set_postfix_str(f"tiles {len(done) + written}/{layout.count}")
 
     try:
@@ -154,9 +161,3 @@ def _on_dask(rows, layout, fixed, todo, scheduler, workers, finish):
             client.cancel(list(queue.futures))
             raise
 
-
-def _size(layout, index):
-    size = 1
-    for s in layout.slices(index):
-        size *= s.stop - s.start
-    return size

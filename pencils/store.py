@@ -75,13 +75,11 @@ class GridStore:
     :meth:`write` (one tile), :meth:`log` (an event), :meth:`dataset`.
     """
 
-    def __init__(self, path, group, layout, identity_json):
+    def __init__(self, path, group, layout):
         self.path = None if path is None else Path(path)
         self.group = group
         self.layout = layout
-        self.identity_json = identity_json
         self.run = uuid.uuid4().hex[:12]
-        self.events = []
 
     @classmethod
     def open_or_create(cls, path, layout, variables, identity, resume=False):
@@ -90,10 +88,9 @@ class GridStore:
 
         from .grids import columns, dumps_identity
 
-        text = dumps_identity(identity)
         group = cls.check(path, identity, resume, mode="r+")
         if group is not None:
-            return cls(path, group, layout, text)
+            return cls(path, group, layout)
         store = zarr.storage.MemoryStore() if path is None else str(path)
         group = zarr.open_group(store, mode="w", zarr_format=2)
         for name, values in layout.coordinates().items():
@@ -105,14 +102,14 @@ class GridStore:
             array = group.create_array(name=name, shape=layout.shape, chunks=layout.tile, dtype=dtype,
                                        fill_value=np.nan if dtype.kind in "fc" else None)
             array.attrs["_ARRAY_DIMENSIONS"] = list(layout.names)
-        attrs = {"grid": text}
+        attrs = {"grid": dumps_identity(identity)}
         attrs.update(identity["computed"])
         attrs.update(dps=identity["dps"], along=identity["along"],
                      fixed=", ".join(f"{k}={v}" for k, v in identity["fixed"].items()),
                      pencils_version=identity["pencils_version"])
         group.attrs.update(attrs)
         zarr.consolidate_metadata(store)
-        return cls(path, group, layout, text)
+        return cls(path, group, layout)
 
     @staticmethod
     def check(path, identity, resume=False, mode="r"):
@@ -154,13 +151,12 @@ class GridStore:
         with critical():
             for name, values in arrays.items():
                 self.group[name][box] = values
-            self.group["solved"][box] = np.ones(tuple(s.stop - s.start for s in box), dtype=bool)
+            self.group["solved"][box] = np.ones(self.layout.tile_shape(index), dtype=bool)
 
     def log(self, event, **fields):
-        """Record an event (with the run id and time) in the log."""
+        """Record an event (with the run id and time) in the log (a store in memory keeps none)."""
         entry = {"event": event, "run": self.run,
                  "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds"), **fields}
-        self.events.append(entry)
         if self.path is not None:
             with critical(), open(self.path / LOG_NAME, "a", encoding="utf-8") as f:
                 f.write(json.dumps(entry) + "\n")
