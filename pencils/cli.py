@@ -419,11 +419,16 @@ def _values(option, text, log, dps):
         raise UsageError(str(exc)) from None
 
 
-def _spacing(parser, what):
-    """``--log`` / ``--linear`` (the default), mutually exclusive."""
+def spacing_options(parser, what, geometric=False):
+    """``--log`` / ``--linear``, mutually exclusive, into ``args.log``; the default is linear unless ``geometric``.
+
+    Every command (and model) that reads grids ``START:STOP:COUNT`` offers the same pair.
+    """
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--log", action="store_true", help=f"{what}: a geometric grid START:STOP:COUNT")
-    group.add_argument("--linear", dest="log", action="store_false", help=f"{what}: a linear grid (the default)")
+    group.add_argument("--log", action="store_true", default=geometric,
+                       help=f"{what}: a geometric grid START:STOP:COUNT{' (the default)' if geometric else ''}")
+    group.add_argument("--linear", dest="log", action="store_false",
+                       help=f"{what}: a linear grid{'' if geometric else ' (the default)'}")
 
 
 def _grid(args):
@@ -518,7 +523,7 @@ def parser():
     s.add_argument("--sweep", type=_assignment, help="NAME=START:STOP:COUNT (COUNT >= 2) or NAME=A,B,...: a "
                                                      "warm-started sweep, CSV on standard output, one line per point "
                                                      "as it is solved")
-    _spacing(s, "with --sweep")
+    spacing_options(s, "with --sweep")
     s.add_argument("--json", action="store_true", help="JSON: values, certified digits, checks, provenance")
     s.add_argument("--no-symmetry", dest="symmetry", action="store_false",
                    help="solve the system without merging symmetric unknowns (same numbers, more unknowns)")
@@ -593,7 +598,7 @@ def parser():
     d.add_argument("file", help="a pencil file")
     d.add_argument("--x", required=True, help="points: START:STOP:COUNT, A,B,... or one value; write --x=-2:2:41 "
                                               "when the first point is negative")
-    _spacing(d, "with --x")
+    spacing_options(d, "with --x")
     d.add_argument("--at", type=_assignment, nargs="+", action="extend", default=[],
                    help="NAME=VALUE for every other parameter and ratio")
     d.add_argument("--target", type=_pair, action="append", help="entry I,J of E[L^-1] (default 1,1)")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import mpmath
 
-from pencils.cli import ArgumentParser, dps_option, positive_int, show_system
+from pencils.cli import ArgumentParser, dps_option, positive_int, show_system, spacing_options
 from pencils.exceptions import PencilsError
 from pencils.output import CSVSink, DocumentSink, RecordWriter, check_outputs, json_document
 from pencils.solver import GUARD
@@ -147,10 +147,7 @@ def _options(prog, figure=False):
         for key, value in FIGURE_DEFAULTS.items():
             p.add_argument("--" + key.replace("_", "-"), default=value, help=f"default {value}")
     model_options(p, activation=not figure)
-    spacing = p.add_mutually_exclusive_group()
-    spacing.add_argument("--log", dest="log", action="store_true", default=True,
-                         help="grids START:STOP:COUNT are geometric (the default)")
-    spacing.add_argument("--linear", dest="log", action="store_false", help="grids START:STOP:COUNT are linear")
+    spacing_options(p, "grids", geometric=True)
     p.add_argument("--simulate", type=_simulate_spec,
                    help="also simulate the real model: d=200,seeds=3[,points=8] "
                         "(m = inf: exact noise average; m_proxy=64 for the finite-m proxy instead)")

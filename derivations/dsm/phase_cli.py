@@ -17,7 +17,7 @@ from pathlib import Path
 
 import mpmath
 
-from pencils.cli import ArgumentParser, positive_int
+from pencils.cli import ArgumentParser, positive_int, spacing_options
 from pencils.solver import GUARD
 
 from .cli import _check_t, _plot_path, _simulate_spec, _value, m_option, model_options, parse_grid
@@ -42,7 +42,7 @@ def parser():
                    help="n/d axis: a value, a list a,b,c or a grid START:STOP:COUNT (default 0.1:10:20, geometric)")
     p.add_argument("--psi-p", default="0.01:100:30",
                    help="p/d axis, warm-started along (default 0.01:100:30, geometric)")
-    p.add_argument("--linear", action="store_true", help="START:STOP:COUNT grids are linear, not geometric")
+    spacing_options(p, "the axes", geometric=True)
     p.add_argument("--m", type=m_option, action="append",
                    help="noise samples per point: a positive integer or inf; repeatable, one grid each "
                         "(default: 1 and inf)")
@@ -187,7 +187,7 @@ def phase(argv):
     if mpmath.mpmathify(lam) <= 0:
         raise DSMError(f"--lam {args.lam!r}: a phase diagram needs lam > 0")
     level = _level(args.level)
-    axes = {k: axis(getattr(args, k), k, args.dps, args.linear) for k in ("psi_n", "psi_p")}
+    axes = {k: axis(getattr(args, k), k, args.dps, linear=not args.log) for k in ("psi_n", "psi_p")}
     if args.workers is not None and args.scheduler not in (None, "processes"):
         raise DSMError("--workers sets the size of the local cluster; it does not go with --scheduler "
                        f"{args.scheduler}")
