@@ -238,23 +238,18 @@ def _simulated_row(simulation, record):
 
 
 def provenance(theories, args):
-    """The ``# key: value`` header of the model's CSV/JSON: what was computed, as for pencil sweeps."""
-    from pencils import __version__
-
-    pencils = {}
-    for theory in theories:
-        pencils.setdefault(theory.pencil.name, theory.pencil.fingerprint())
-    return {
-        "model": "dsm (derivations.dsm)",
-        "pencils": ", ".join(f"{name} {sha}" for name, sha in pencils.items()),
-        "activation": theories[0].activation,
-        "fixed": ", ".join(f"{k}={getattr(args, k)}" for k in ("psi_n", "psi_p", "lam", "psi_d")
-                           if getattr(args, k, None) is not None),
-        "grids": "geometric" if args.log else "linear",
-        "simulate": ", ".join(f"{k}={v}" for k, v in args.simulate.items()) if args.simulate else "no",
-        "dps": args.dps,
-        "pencils_version": __version__,
-    }
+    """The ``# key: value`` header of the model's CSV/JSON: the theories' :meth:`Theory.provenance` (every pencil
+    with its hash, every m and t), the command's values and spacing, the simulation."""
+    each = [theory.provenance() for theory in theories]
+    header = {k: v for k, v in each[0].items() if k not in ("pencil", "m", "t")}
+    for key, name in (("pencil", "pencils"), ("m", "m"), ("t", "t")):
+        header[name] = ", ".join(dict.fromkeys(p[key] for p in each))
+    header.update(
+        fixed=", ".join(f"{k}={getattr(args, k)}" for k in ("psi_n", "psi_p", "lam") if getattr(args, k, None)),
+        grids="geometric" if args.log else "linear",
+        simulate=", ".join(f"{k}={v}" for k, v in args.simulate.items()) if args.simulate else "no",
+    )
+    return header
 
 
 def _sinks(csv=None, json=None, stdout=False, header=None):
