@@ -328,3 +328,30 @@ def test_regularised_method_needs_a_symmetric_pencil():
     with pytest.raises(DomainError, match="needs a symmetric pencil"):
         solve(system, {"z": "-1", "psi": "0.5"}, method="regularised")
     assert solve(system, {"z": "-1", "psi": "0.5"}, method="auto").certified
+
+
+@pytest.mark.parametrize("structured", [False, True])
+def test_float64_form_matches_the_list_formulas(structured):
+    """The NumPy residual and Jacobian of the float64 continuation equal the list formulas, on the
+    replicated DSM pencil (readouts weighted by coefficients) at complex values and a complex scale."""
+    import random
+
+    import numpy as np
+
+    from derivations.dsm.pencils import REPLICATED, pencil_path
+    from pencils import load
+    from pencils.solver.compiled import compile_system
+
+    compiled = compile_system(DysonSystem(load(pencil_path(REPLICATED, structured))))
+    rng = random.Random(3)
+    values = [complex(rng.uniform(-1, 1), rng.uniform(-1, 1)) for _ in compiled.expressions]
+    u = [complex(rng.uniform(-1, 1), rng.uniform(-1, 1)) for _ in compiled.unknowns]
+    scale = 0.7 + 0.2j
+    inverses = compiled.inverses(compiled.matrices(values, u, scale), None, u)
+    form = compiled.floats
+    prepared = form.prepare(values, scale)
+    inverse = form.inverse(prepared, np.array(u))
+    assert np.allclose(form.residual(prepared, np.array(u), inverse), compiled.residual(values, u, inverses),
+                       rtol=1e-12, atol=1e-12)
+    assert np.allclose(form.jacobian(prepared, inverse), compiled.jacobian(values, inverses, scale),
+                       rtol=1e-12, atol=1e-12)

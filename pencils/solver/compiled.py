@@ -13,8 +13,10 @@ the sparsity pattern) are exact zeros: they are never computed.
 """
 
 import weakref
+from functools import cached_property
 
 import mpmath
+import numpy as np
 import sympy as sp
 
 from .. import linalg
@@ -79,6 +81,12 @@ class CompiledSystem:
         self._functions = {}
         self.evaluate = self._function(())
         self._float_functions = {}
+        from ..deterministic import DensityLaw
+        from ..quadrature import QuadratureError
+
+        densities = any(isinstance(law, DensityLaw) for law in system.reduction.laws.values())
+        # bounds of the quadrature error of density laws, for the certificate (None without them)
+        self.quadrature_error = QuadratureError(self) if densities else None
 
     def evaluate_float(self, *point):
         """Coefficient values in float64 (``math`` for a real point, ``cmath`` for a complex one)."""
@@ -207,6 +215,11 @@ class CompiledSystem:
                              for s in range(len(K))])
         return [(us, invs) for us, _, invs in states]
 
+    @cached_property
+    def floats(self):
+        """The float64 form (:class:`FloatForm`): one Newton iteration as a few NumPy calls."""
+        return FloatForm(self)
+
     def targets_of(self, values, inverses, zero=0):
         """The targets read from the inverses (``zero`` for a structural zero)."""
         return [self.read(values, inverses, t, zero) for t in self.targets]
@@ -217,6 +230,113 @@ class CompiledSystem:
         if key not in self._functions:
             self._functions[key] = ball_function(self.symbols, self._expressions_of(derivative))
         return self._functions[key]
+
+
+class FloatForm:
+    """The residual and Jacobian of a compiled system on NumPy arrays of float64 numbers.
+
+    The same formulas as :meth:`CompiledSystem.residual` and :meth:`CompiledSystem.jacobian`,
+    with every block, readout and Jacobian entry at once: ``M = C - scale * eta(G)`` is
+    scattered into one flat array (blocks one after the other, row-major), the blocks of
+    one size are inverted in one batched call (1 x 1 blocks by a reciprocal), and the
+    readouts and the Jacobian entries ``weight * coefficient * inv[a, r] * inv[c, b]`` are
+    gathered from the flat inverse by precomputed indices. The float64 continuation runs
+    Newton on it (:func:`pencils.solver.newton.newton`).
+    """
+
+    def __init__(self, compiled):
+        offsets, total = [], 0
+        for n in compiled.sizes:
+            offsets.append(total)
+            total += n * n
+        self.total = total
+        self.n = len(compiled.unknowns)
+        self.constant_count = len(compiled.constants)
+        self.term_count = len(compiled.terms)
+
+        def position(s, r, c):
+            return offsets[s] + r * compiled.sizes[s] + c
+
+        self.constant_positions = np.array([position(*e) for e in compiled.constants], dtype=np.intp)
+        self.term_positions = np.array([position(s, r, c) for s, r, c, _ in compiled.terms], dtype=np.intp)
+        self.term_unknowns = np.array([k for *_, k in compiled.terms], dtype=np.intp)
+        self.groups = {}  # block size -> flat positions of all blocks of that size, block after block
+        for s, n in enumerate(compiled.sizes):
+            self.groups.setdefault(n, []).extend(range(offsets[s], offsets[s] + n * n))
+        self.groups = {n: np.array(p, dtype=np.intp) for n, p in self.groups.items()}
+        # readouts: one row per (unknown, readout term); weight index -1 for a weight 1
+        rows, weights, places = [], [], []
+        pair_entries, pair_weights, pair_terms, pair_left, pair_right = [], [], [], [], []
+        for row, readout in enumerate(compiled.unknowns):
+            for w, s, a, b in readout:
+                rows.append(row)
+                weights.append(-1 if w is None else w)
+                places.append(position(s, a, b))
+                for r, c, k, n in compiled._terms_of_block[s]:
+                    pair_entries.append(row * self.n + k)
+                    pair_weights.append(-1 if w is None else w)
+                    pair_terms.append(n)
+                    pair_left.append(position(s, a, r))
+                    pair_right.append(position(s, c, b))
+        self.read_rows = np.array(rows, dtype=np.intp)
+        self.read_weights = np.array(weights, dtype=np.intp)
+        self.read_places = np.array(places, dtype=np.intp)
+        self.pair_entries = np.array(pair_entries, dtype=np.intp)
+        self.pair_weights = np.array(pair_weights, dtype=np.intp)
+        self.pair_terms = np.array(pair_terms, dtype=np.intp)
+        self.pair_left = np.array(pair_left, dtype=np.intp)
+        self.pair_right = np.array(pair_right, dtype=np.intp)
+
+    def prepare(self, values, scale=1, complex_entries=False):
+        """What stays fixed while Newton runs at coefficient values ``values`` (floats)."""
+        dtype = complex if complex_entries or isinstance(scale, complex) or any(type(v) is complex for v in values) \
+            else float
+        values = np.array(values, dtype=dtype)
+        ones = np.append(values, 1)  # index -1: the weight 1
+        nc = self.constant_count
+        terms = values[nc:nc + self.term_count]
+        return dict(
+            dtype=dtype,
+            constant=_accumulate(self.constant_positions, values[:nc], self.total),
+            terms=scale * terms,
+            read_weights=ones[self.read_weights],
+            pair_factors=scale * ones[self.pair_weights] * terms[self.pair_terms],
+        )
+
+    def inverse(self, prepared, u):
+        """The blocks of ``(C - scale eta(u))^{-1}``, flat; ``None`` where a block is singular."""
+        flat = prepared["constant"] - _accumulate(self.term_positions, prepared["terms"] * u[self.term_unknowns],
+                                                  self.total)
+        inverse = np.empty_like(flat)
+        for n, places in self.groups.items():
+            blocks = flat[places]
+            if n == 1:
+                if not blocks.all():
+                    return None
+                inverse[places] = 1 / blocks
+                continue
+            try:
+                inverse[places] = np.linalg.inv(blocks.reshape(-1, n, n)).ravel()
+            except np.linalg.LinAlgError:
+                return None
+        return inverse
+
+    def residual(self, prepared, u, inverse):
+        """``F(u) = u - P[M^{-1}]``."""
+        return u - _accumulate(self.read_rows, prepared["read_weights"] * inverse[self.read_places], self.n)
+
+    def jacobian(self, prepared, inverse):
+        """``dF/du`` (as :meth:`CompiledSystem.jacobian`)."""
+        products = prepared["pair_factors"] * inverse[self.pair_left] * inverse[self.pair_right]
+        return np.eye(self.n, dtype=prepared["dtype"]) - _accumulate(self.pair_entries, products,
+                                                                     self.n * self.n).reshape(self.n, self.n)
+
+
+def _accumulate(indices, weights, size):
+    """``out[i] = sum of weights[j] over indices[j] == i`` (length ``size``), real or complex."""
+    if weights.dtype.kind == "c":
+        return (np.bincount(indices, weights.real, size) + 1j * np.bincount(indices, weights.imag, size))
+    return np.bincount(indices, weights, size)
 
 
 def _is_symmetric(pencil):

@@ -5,6 +5,7 @@ Jacobian is ``J = I - P[M^{-1} (d eta / d g) M^{-1}]``.
 """
 
 import mpmath
+import numpy as np
 
 from .. import linalg
 from ..exceptions import ConvergenceError, SingularPointError
@@ -19,8 +20,17 @@ def newton_iteration_count(dps):
     return 12 + int(mpmath.log(dps + GUARD, 2))
 
 
+_FLOATS = frozenset({float, complex, int})
+
+
 def newton(compiled, values, u, point, max_iter, goal, scale=1):
-    """Newton's method to residuals ``|F_i| <= goal * max(1, |u_i|)``; returns (u, residual, iterations)."""
+    """Newton's method to residuals ``|F_i| <= goal * max(1, |u_i|)``; returns (u, residual, iterations).
+
+    With Python floats (the float64 continuation) the iterations run on NumPy arrays
+    (:class:`~pencils.solver.compiled.FloatForm`); otherwise on lists of the numbers given.
+    """
+    if {type(x) for x in values} | {type(x) for x in u} <= _FLOATS and type(scale) in _FLOATS:
+        return _newton_float(compiled, values, u, point, max_iter, goal, scale)
     best = None
     norm = None
     u = list(u)
@@ -45,6 +55,39 @@ def newton(compiled, values, u, point, max_iter, goal, scale=1):
     raise ConvergenceError(
         f"Newton's method did not converge in {max_iter} iterations", point=point,
         residual=norm if norm is not None and mpmath.isfinite(norm) else None, iterate=u,
+    )
+
+
+def _newton_float(compiled, values, u, point, max_iter, goal, scale):
+    """:func:`newton` in float64 on NumPy arrays, with the same tests; ``u`` is returned as a list."""
+    form = compiled.floats
+    prepared = form.prepare(values, scale, complex_entries=any(type(x) is complex for x in u))
+    u = np.array(u, dtype=prepared["dtype"])
+    best = norm = None
+    with np.errstate(all="ignore"):
+        for iteration in range(max_iter + 1):
+            inverse = form.inverse(prepared, u)
+            if inverse is None:
+                raise SingularPointError("C - eta(G) is singular", point=point, iterate=u.tolist())
+            F = form.residual(prepared, u, inverse)
+            size = np.abs(F)
+            norm = float(size.max(initial=0))
+            if not np.isfinite(norm):
+                break
+            if np.all(size <= goal * np.maximum(1, np.abs(u))):
+                return u.tolist(), norm, iteration
+            if best is not None and norm > 1e3 * best and iteration > 3:
+                break
+            best = norm if best is None else min(best, norm)
+            try:
+                du = np.linalg.solve(form.jacobian(prepared, inverse), F)
+            except np.linalg.LinAlgError:
+                raise SingularPointError("singular Jacobian in Newton's method", point=point, residual=norm,
+                                         iterate=u.tolist()) from None
+            u = u - du
+    raise ConvergenceError(
+        f"Newton's method did not converge in {max_iter} iterations", point=point,
+        residual=norm if norm is not None and np.isfinite(norm) else None, iterate=u.tolist(),
     )
 
 
