@@ -19,21 +19,31 @@ def at(pencil, **changes):
     return {str(s): values[str(s)] for s in pencil.symbols}
 
 
-@pytest.mark.parametrize("m, structured", CASES)
-def test_text_files_are_current(m, structured):
-    assert pencil_path(m, structured).read_text() == dumps(dsm_pencil(m, structured))
-    assert load(pencil_path(m, structured)) == dsm_pencil(m, structured)
+FRESH = [("m", False, True), ("m", True, True)]  # with the source -xi U^inf of the fresh-noise loss
 
 
-@pytest.mark.parametrize("m, structured", CASES)
-def test_linearisation(m, structured):
-    L = dsm_pencil(m, structured)
-    for (kind, s), block in targets(m, structured).items():
-        result = linearisation_check(L, lambda M, P: expression(m, structured, kind, s, M, P), at(L), block=block, N=7)
+@pytest.mark.parametrize("m, structured, fresh", [(m, s, False) for m, s in CASES] + FRESH)
+def test_text_files_are_current(m, structured, fresh):
+    assert pencil_path(m, structured, fresh).read_text() == dumps(dsm_pencil(m, structured, fresh))
+    assert load(pencil_path(m, structured, fresh)) == dsm_pencil(m, structured, fresh)
+
+
+@pytest.mark.parametrize("m, structured, fresh", [(m, s, False) for m, s in CASES] + FRESH)
+def test_linearisation(m, structured, fresh):
+    L = dsm_pencil(m, structured, fresh)
+    point = at(L, xi=-0.4)  # the numpy expression subtracts xi U^inf when the point has xi
+    for (kind, s), block in targets(m, structured, fresh).items():
+        result = linearisation_check(L, lambda M, P: expression(m, structured, kind, s, M, P), point, block=block,
+                                     N=7)
         assert result.passed, (kind, s, result)
-        wrong = linearisation_check(L, lambda M, P: 1.01 * expression(m, structured, kind, s, M, P), at(L), block=block,
-                                    N=7)
+        wrong = linearisation_check(L, lambda M, P: 1.01 * expression(m, structured, kind, s, M, P), point,
+                                    block=block, N=7)
         assert not wrong.passed
+
+
+def test_fresh_source_needs_the_replicated_pencil():
+    with pytest.raises(ValueError, match="replicated"):
+        dsm_pencil(1, fresh=True)
 
 
 @pytest.mark.parametrize("m", [1, math.inf])

@@ -416,3 +416,12 @@ def test_memorisation_grows_with_m_for_wide_models():
     narrow = [simulate("tanh", psi_p=0.25, m=m, **common).test_error for m in (1, "inf")]
     assert wide[1].mean - wide[0].mean > 4 * math.hypot(wide[0].stderr, wide[1].stderr)
     assert narrow[0].mean - narrow[1].mean > 4 * math.hypot(narrow[0].stderr, narrow[1].stderr)
+
+
+def test_fresh_noise_loss():
+    # a huge ridge learns nothing: s = 0 and the loss is E|z|^2/d = 1 (up to the draws' error, d = 30, n = 60);
+    # with the exact noise average the fresh-noise loss is the train error itself
+    r = simulate("tanh", t=0.5, psi_n=2, psi_p=1, lam=1e8, m=2, d=30, seeds=2, n_test=200)
+    assert abs(r.fresh_train_error.mean - 1) < 0.02
+    r = simulate("tanh", t=0.5, psi_n=2, psi_p=1, lam=0.1, m=math.inf, d=30, seeds=2, n_test=200)
+    assert np.array_equal(r.fresh_train_error.values, r.train_error.values)

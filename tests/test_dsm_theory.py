@@ -202,3 +202,37 @@ def test_large_m_approaches_m_infinity_at_rate_one_over_m():
         a, b = ((scaled[m][key] - limit[key]) * m for m in (10**5, 10**6))
         assert abs(a) > 0.1 and abs(a - b) < 1e-4 * abs(a), key
     assert all(record["test_error_digits"] >= 28 for record in scaled.values())
+
+
+def test_fresh_noise_loss_tends_to_the_m_infinity_train_error_at_rate_one_over_m():
+    # at m = inf the train error is the noise-averaged loss on the training inputs, i.e. the fresh-noise loss;
+    # the finite-m value comes from another pencil (the replicated one with the source of U^inf)
+    point = dict(psi_n=1, psi_p=2, lam="1e-3")
+    limit = Theory(m="inf", t="0.1", dps=30).at(**point)["train_error"]
+    scaled = [(Theory(m=m, t="0.1", dps=30, fresh=True).at(**point)["fresh_train_error"] - limit) * m
+              for m in (10**5, 10**6)]
+    assert abs(scaled[0]) > 0.1 and abs(scaled[0] - scaled[1]) < 1e-4 * abs(scaled[0])
+    assert Theory(m="inf", dps=20, fresh=True).at(**point)["fresh_train_error"] == \
+        Theory(m="inf", dps=20).at(**point)["train_error"]
+
+
+def test_fresh_pencil_at_m_1_gives_the_errors_of_the_m_1_pencil():
+    # two different pencils (8 blocks without kappa; 11 blocks with Omega split by kappa and the xi source)
+    point = dict(psi_n=1, psi_p="0.7", lam="1e-3")
+    plain, fresh = Theory(m=1, dps=30).at(**point), Theory(m=1, dps=30, fresh=True).at(**point)
+    for key in ("train_error", "test_error", "dsm_test_loss"):
+        assert abs(plain[key] - fresh[key]) < mpmath.mpf(10) ** -27 * abs(plain[key]), key
+    assert fresh["fresh_train_error_digits"] >= 28 and fresh["certificate"] == "proven"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("psi_d", [1, "0.5"])
+def test_fresh_noise_loss_against_simulation(psi_d):
+    # the real model (true non-linear features), d = 250, 3 seeds: within 3 standard errors + 2 %
+    from derivations.dsm.simulation import simulate
+
+    for m, psi_n, psi_p in ((1, 1, 2), (3, 0.5, 4), (2, 1, "0.5")):
+        record = Theory(m=m, dps=20, fresh=True, psi_d=psi_d).at(psi_n, psi_p, "1e-2")
+        sim = simulate("tanh", 0.1, psi_n, float(psi_p), 1e-2, m, d=250, seeds=3, psi_d=float(psi_d))
+        theory, measured = float(record["fresh_train_error"]), sim.fresh_train_error
+        assert abs(theory - measured.mean) < 3 * measured.stderr + 0.02 * theory, (m, psi_n, psi_p, theory, measured)

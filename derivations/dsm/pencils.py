@@ -53,12 +53,13 @@ __all__ = [
 psi_n, psi_p, psi_d, psi_perp = (ratio(n) for n in ("psi_n", "psi_p", "psi_d", "psi_perp"))
 lam = sp.Symbol("lam", real=True)  # lam >= 0 is checked by the model (lam = 0 allowed for m = inf)
 zeta = sp.Symbol("zeta", real=True)
+xi = sp.Symbol("xi", real=True)  # source of the noise-averaged feature covariance U^inf (fresh=True)
 a, h, mus, kappa = sp.symbols("a h mus kappa", positive=True)
 mu1 = sp.Symbol("mu1", real=True)
 COPIES = sp.Symbol("m", positive=True)  # the number of noise samples per data point, as a parameter
 REPLICATED = "m"  # dsm_pencil(REPLICATED): the pencil whose noise-sample blocks are repeated COPIES times
 
-SYMBOLS = {s.name: s for s in (psi_n, psi_p, psi_d, psi_perp, lam, zeta, a, h, mus, kappa, mu1, COPIES)}
+SYMBOLS = {s.name: s for s in (psi_n, psi_p, psi_d, psi_perp, lam, zeta, xi, a, h, mus, kappa, mu1, COPIES)}
 
 
 def subspaces(structured):
@@ -106,12 +107,18 @@ def _matrices(structured, m=1):
     return parts, W, Z, X, Omega
 
 
-def _resolvent_blocks(m, structured, suffix=""):
+def _resolvent_blocks(m, structured, suffix="", fresh=False):
     """The blocks whose Schur complement on block ``p`` is ``U + lam - zeta Phi_0``.
 
     ``m`` is 1, ``inf`` or ``"m"`` (one noise sample of the replicated pencil, whose count is
     the symbol ``m``: the sample's blocks ``n``, ``d_s``, ``d2_s`` are the replicated ones).
+    ``fresh`` (``m = "m"`` only) adds the source ``- xi U^inf``, the noise-averaged feature
+    covariance ``U^inf = G G^T / psi_n + h mu1^2 W W^T + mus^2 (1 - kappa)`` with
+    ``G = a mu1 W_data X + mus sqrt(kappa) Omega_0`` (three blocks ``dG``, ``nG``, ``d2G`` that
+    are not replicated: ``G`` is shared by the noise samples).
     """
+    if fresh and m != REPLICATED:
+        raise ValueError("the fresh-noise source exists for the replicated pencil (m = 'm') only")
     parts, W, Z, X, Omega = _matrices(structured, m)
     b = _Blocks()
     p = "p" + suffix
@@ -133,10 +140,23 @@ def _resolvent_blocks(m, structured, suffix=""):
             b.block(f"d2_{s}{suffix}", r)
         b.add(p, n, mus * Omega)
         b.add(n, p, -(mus / (psi_n * count)) * _transpose(Omega))
-        for s, r, sigma, _ in parts:  # source -zeta W_s Sigma_s W_s^T
+        for s, r, sigma, _ in parts:  # source -zeta W_s Sigma_s W_s^T (and -xi h mu1^2 W_s W_s^T)
             b.block(f"v_{s}{suffix}", r)
             b.add(p, f"v_{s}{suffix}", W[s])
-            b.add(f"v_{s}{suffix}", p, zeta * sigma * W[s].T)
+            b.add(f"v_{s}{suffix}", p, (zeta * sigma + (xi * h * mu1**2 if fresh else 0)) * W[s].T)
+        if fresh:  # -xi (G G^T / psi_n + mus^2 (1 - kappa)): p -> dG -> nG -> d2G -> p and p -> nG -> p
+            data, r_data = next((s, r) for s, r, _, holds in parts if holds)
+            Omega_0 = GaussianMatrix("Omega_0", psi_p, psi_n)
+            b.entries[(p, p)] -= xi * mus**2 * (1 - kappa)
+            b.block(f"dG{suffix}", r_data)
+            b.block(f"nG{suffix}", psi_n)
+            b.block(f"d2G{suffix}", r_data)
+            b.add(p, f"dG{suffix}", a * mu1 * W[data])
+            b.add(f"dG{suffix}", f"nG{suffix}", -X)
+            b.add(f"nG{suffix}", f"d2G{suffix}", -X.T)
+            b.add(f"d2G{suffix}", p, (xi * a * mu1 / psi_n) * W[data].T)
+            b.add(p, f"nG{suffix}", mus * sp.sqrt(kappa) * Omega_0)
+            b.add(f"nG{suffix}", p, (xi * mus * sp.sqrt(kappa) / psi_n) * Omega_0.T)
     else:
         n = "n" + suffix
         b.block(p, psi_p, lam + mus**2 * (1 - kappa))
@@ -164,12 +184,12 @@ def _transpose(expr):
     return expr.xreplace({x: x.T for x in expr.atoms(GaussianMatrix)})
 
 
-def _parameters(m):
+def _parameters(m, fresh=False):
     common = [lam, zeta, a, h, mu1, mus]
-    return common + ([kappa] if m != 1 else []) + ([COPIES] if m == REPLICATED else [])
+    return common + ([kappa] if m != 1 else []) + ([COPIES] if m == REPLICATED else []) + ([xi] if fresh else [])
 
 
-def dsm_pencil(m, structured=False):
+def dsm_pencil(m, structured=False, fresh=False):
     """The pencil of the DSM model for ``m`` noise samples per data point.
 
     Parameters
@@ -185,6 +205,13 @@ def dsm_pencil(m, structured=False):
     structured : bool
         Data on a subspace of ratio ``psi_d`` (then ``psi_perp = 1 - psi_d``
         is a second ratio) instead of isotropic data.
+    fresh : bool
+        For ``m = "m"`` only: block ``p`` holds ``R = (U + lam - zeta Phi_0 -
+        xi U^inf)^{-1}`` with ``U^inf`` the features' covariance averaged over
+        the noise at the training data (parameter ``xi``, set to 0 after
+        differentiating): the derivative in ``xi`` gives the loss of the
+        trained score on the training data with fresh noise
+        (:mod:`derivations.dsm.theory`).
 
     Returns
     -------
@@ -193,6 +220,8 @@ def dsm_pencil(m, structured=False):
     """
     if m == REPLICATED or str(m) == str(COPIES):
         m = REPLICATED
+    elif fresh:
+        raise ValueError("fresh=True needs the replicated pencil, m = 'm'")
     elif m != np.inf and (int(m) != m or m < 1):
         raise ValueError(f"m is a positive integer, inf or 'm', got m = {m}")
     else:
@@ -206,7 +235,7 @@ def dsm_pencil(m, structured=False):
         return L
     parts, W, Z, X, Omega = _matrices(structured, m)
     b = _Blocks()
-    names = _resolvent_blocks(m, structured)
+    names = _resolvent_blocks(m, structured, fresh=fresh)
     b.names, b.sizes, b.entries = names.names, names.sizes, names.entries
     for s, r, _, _ in parts:
         b.block(f"e_{s}", r)
@@ -232,8 +261,10 @@ def dsm_pencil(m, structured=False):
         sample = ["n"] + [f"{kind}_{s}" for kind in ("d", "d2") for s, _, _, _ in parts]
         replicas = Replicas(COPIES, blocks=[index[name] for name in sample],
                             matrices=["Omega"] + [f"Z_{s}" for s, _, _, _ in parts])
-    L = b.pencil(_parameters(m), name=f"dsm-m{mname}-{'structured' if structured else 'isotropic'}",
-                 description=description, replicas=replicas)
+    if fresh:
+        description = description.replace("zeta W Sigma_t W^T)^{-1}", "zeta W Sigma_t W^T - xi U^inf)^{-1}")
+    name = f"dsm-m{mname}-{'structured' if structured else 'isotropic'}{'-fresh' if fresh else ''}"
+    L = b.pencil(_parameters(m, fresh), name=name, description=description, replicas=replicas)
     L.block_names = tuple(b.names)
     return L
 
@@ -243,12 +274,12 @@ def blocks_of(pencil):
     return {n: i + 1 for i, n in enumerate(pencil.block_names)}
 
 
-def targets(m, structured=False):
+def targets(m, structured=False, fresh=False):
     """``{(kind, subspace): (i, j)}``: the entries of ``E[L^{-1}]`` the errors need.
 
     ``("f", s)`` is ``(e_s, f_s)``; for finite ``m`` also ``("w", s)`` is ``(e_s, w_s)``.
     """
-    L = dsm_pencil(m, structured)
+    L = dsm_pencil(m, structured, fresh)
     index = blocks_of(L)
     result = {}
     for s, _, _, _ in subspaces(structured):
@@ -304,16 +335,18 @@ def product_pencil(m, middle="identity"):
     return L
 
 
-def pencil_path(m, structured=False):
+def pencil_path(m, structured=False, fresh=False):
     """Where the text file of :func:`dsm_pencil` lives (``derivations/dsm/*.pencil``; ``m`` is 1, inf or ``"m"``)."""
-    return Path(__file__).with_name(f"m{'inf' if m == np.inf else m}_{'structured' if structured else 'isotropic'}.pencil")
+    kind = "structured" if structured else "isotropic"
+    return Path(__file__).with_name(f"m{'inf' if m == np.inf else m}_{kind}{'_fresh' if fresh else ''}.pencil")
 
 
 def expression(m, structured, kind, subspace, matrices, point):
     """The matrix block ``(e_s, f_s)`` or ``(e_s, w_s)`` stands for, computed directly (numpy).
 
     Used by the linearisation check: ``matrices`` maps names to the drawn
-    arrays, ``point`` holds the parameters (and the count ``m`` for ``m = "m"``).
+    arrays, ``point`` holds the parameters (and the count ``m`` for ``m = "m"``,
+    ``xi`` for the fresh pencil).
     """
     q = point
     if m == REPLICATED:
@@ -342,7 +375,12 @@ def expression(m, structured, kind, subspace, matrices, point):
         q["mu1"] * Ws[s] @ ((q["a"] * X if s == data else 0) + np.sqrt(q["h"]) * Zs[s][k]) for s in Ws
     ) for k in range(len(samples))]
     scale = q["psi_n"] * m
-    R = np.linalg.inv(sum(F @ F.T for F in Fs) / scale + q["lam"] * np.eye(p) - q["zeta"] * Phi0)
+    source = q["zeta"] * Phi0
+    if "xi" in q:  # the fresh pencil: - xi U^inf
+        G = q["a"] * q["mu1"] * Ws[data] @ X + q["mus"] * np.sqrt(q["kappa"]) * matrices["Omega_0"]
+        U_inf = G @ G.T / q["psi_n"] + q["h"] * q["mu1"] ** 2 * sum(Ws[s] @ Ws[s].T for s in Ws)
+        source = source + q["xi"] * (U_inf + q["mus"] ** 2 * (1 - q["kappa"]) * np.eye(p))
+    R = np.linalg.inv(sum(F @ F.T for F in Fs) / scale + q["lam"] * np.eye(p) - source)
     Z = Zs[subspace]
     if kind == "f":
         return sum(Z[k] @ Z[k].T for k in range(m)) - sum(

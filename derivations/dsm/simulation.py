@@ -87,6 +87,7 @@ __all__ = [
 #: Names of the per-seed metrics of a :class:`SimulationResult`.
 METRICS = (
     "train_error",
+    "fresh_train_error",
     "test_error",
     "test_error_parallel",
     "test_error_orthogonal",
@@ -96,6 +97,8 @@ MIN_D = 2
 #: Default bound accepted on the operator norm of the neglected tail of the
 #: Mehler series of ``U^∞`` (exact noise average).
 MEHLER_TOLERANCE = 1e-9
+#: New noise draws per training input for ``fresh_train_error`` (finite m).
+FRESH_DRAWS = 4
 _CENTRING_DPS = 30
 _FIRST_ORDER = 16  # first Mehler order tried; doubled while the bound is too large
 _MAX_ORDER = 128
@@ -179,6 +182,10 @@ class SimulationResult:
     dsm_test_loss : Estimate
         ``E_train``, ``E_test`` and its parts along / across the data
         subspace (each normalised by ``d``; they add up), ``L_test``.
+    fresh_train_error : Estimate
+        The loss of the trained score on the training inputs with new noise
+        (``FRESH_DRAWS`` draws per input; for the exact noise average, the
+        train error itself).
     test_error_mc_se, dsm_test_loss_mc_se : ndarray
         Per seed, the Monte Carlo standard error of ``E_test`` and
         ``L_test`` from the ``n_test`` fresh samples.
@@ -212,6 +219,7 @@ class SimulationResult:
     shift: float
     c_t: float
     train_error: Estimate
+    fresh_train_error: Estimate
     test_error: Estimate
     test_error_parallel: Estimate
     test_error_orthogonal: Estimate
@@ -676,16 +684,34 @@ def _evaluate(setup: _Setup, w_scaled: np.ndarray, b_t: np.ndarray, rng) -> dict
     }
 
 
+def _fresh_noise_loss(setup: _Setup, x: np.ndarray, w_scaled: np.ndarray, b_t: np.ndarray, rng) -> float:
+    """The DSM loss of the trained score on the training inputs with new noise, ``FRESH_DRAWS`` per input:
+    ``(1/(n d)) sum_i |sqrt(h) s(a x_i + sqrt(h) z) + z|^2`` averaged over the draws."""
+    total = 0.0
+    for _ in range(FRESH_DRAWS):
+        for start in range(0, setup.n, setup.rows):
+            z = rng.standard_normal((min(setup.rows, setup.n - start), setup.d))
+            y = setup.a * x[start:start + len(z)] + math.sqrt(setup.h) * z
+            r = setup.act.numpy(y @ w_scaled) @ b_t
+            r *= math.sqrt(setup.h)
+            r += z
+            total += float(np.einsum("ij,ij->", r, r))
+    return total / (FRESH_DRAWS * setup.n * setup.d)
+
+
 def _one_seed(setup: _Setup, sequence: np.random.SeedSequence, direct: bool) -> dict:
-    """Train on one draw of ``W``, the data and the noises; test on fresh samples."""
-    w_seq, x_seq, noise_seq, test_seq = sequence.spawn(4)
+    """Train on one draw of ``W``, the data and the noises; test on fresh samples; the loss on the training
+    inputs with fresh noise (for the exact noise average: the train error itself)."""
+    w_seq, x_seq, noise_seq, test_seq, fresh_seq = sequence.spawn(5)
     w_scaled = np.random.default_rng(w_seq).standard_normal((setup.p, setup.d)).T
     w_scaled /= math.sqrt(setup.d)
     x = np.zeros((setup.n, setup.d))
     x[:, : setup.D] = np.random.default_rng(x_seq).standard_normal((setup.n, setup.D))
     b_t, train, extra = _train(setup, x, w_scaled, noise_seq, direct)
     test = _evaluate(setup, w_scaled, b_t, np.random.default_rng(test_seq))
-    return {"train_error": train, **test, **extra}
+    fresh = train if setup.draws is None else _fresh_noise_loss(setup, x, w_scaled, b_t,
+                                                                 np.random.default_rng(fresh_seq))
+    return {"train_error": train, "fresh_train_error": fresh, **test, **extra}
 
 
 def simulate(

@@ -113,10 +113,18 @@ class Theory:
         Ratio ``D/d`` of the data subspace in ``(0, 1]``; 1 is isotropic data.
     dps : int
         Working precision of constants and solves.
+    fresh : bool
+        Also compute ``fresh_train_error``, the loss of the trained score on
+        the training data with fresh noise, ``(1/(d n)) sum_i E_z |sqrt(h)
+        s(a x_i + sqrt(h) z) + z|^2`` (MODEL.md §3 with new noise samples):
+        finite m solves the replicated pencil with the source of the
+        noise-averaged covariance (``derivations/dsm/mm_*_fresh.pencil``, also
+        for m = 1); at m = inf it is the train error itself.
     """
 
-    def __init__(self, m=1, t="0.1", activation="tanh", psi_d=1, dps=30):
+    def __init__(self, m=1, t="0.1", activation="tanh", psi_d=1, dps=30, fresh=False):
         self.m = parse_m(m)
+        self.fresh = bool(fresh)
         _positive("t", t)
         self.dps = int(dps)
         # the errors are sensitive to the constants (derivatives in lam, zeta amplify their radii by up
@@ -128,8 +136,11 @@ class Theory:
         self.structured = self.constants.psi_d != 1
         # one pencil for every m >= 2: the noise samples' blocks replicated m times, m a parameter
         kind = self.m if self.m in (1, math.inf) else REPLICATED
-        self.pencil = load(pencil_path(kind, self.structured))
-        self.targets = targets(kind, self.structured)
+        source = self.fresh and self.m != math.inf  # the pencil with the source xi of U^inf
+        if source:
+            kind = REPLICATED
+        self.pencil = load(pencil_path(kind, self.structured, source))
+        self.targets = targets(kind, self.structured, source)
         self.system = DysonSystem(self.pencil, target=list(self.targets.values()))
         if self.m == math.inf and self.constants.degenerate:
             raise DSMError("the activation is linear (mu_*^2 = 0): the m = inf model has no implicit ridge")
@@ -138,10 +149,13 @@ class Theory:
     def _fixed(self, c):
         """The pencil's parameters that the Gaussian-equivalence constants ``c`` fix."""
         fixed = {"a": c.a_t, "h": c.h_t, "mu1": c.mu1, "mus": c.mu_star, "zeta": 0}
-        if self.m != 1:
+        names = {str(s) for s in self.pencil.symbols}
+        if "kappa" in names:
             fixed["kappa"] = c.kappa
-        if self.m not in (1, math.inf):
+        if "m" in names:
             fixed["m"] = self.m
+        if "xi" in names:
+            fixed["xi"] = 0
         if self.structured:
             fixed["psi_d"] = c.psi_d
             fixed["psi_perp"] = 1 - c.psi_d
@@ -244,12 +258,13 @@ class Theory:
         certified = solution.certified and constants.certified
         work = max(dps, solution.dps)
         with mpmath.workdps(work + GUARD), precision(bits=solution.certificate.bits if certified else bits_for(work)):
+            sources = ["lam", "zeta"] + (["xi"] if "xi" in self.fixed else [])
             if certified:
                 number, sqrt = to_ball, (lambda x: x.sqrt())
-                series = solution.taylor(["lam", "zeta"], 1, balls=True)
+                series = solution.taylor(sources, 1, balls=True)
             else:
                 number, sqrt = to_mpmath, mpmath.sqrt
-                series = solution.taylor(["lam", "zeta"], 1)
+                series = solution.taylor(sources, 1)
             errors = self._errors({k: number(v) for k, v in point.items()}, series, sqrt)
             floor = mpmath.mpf(10) ** (-(dps // 2))
             values = {k: mid_mpmath(v.real) if certified else mpmath.re(v) for k, v in errors.items()}
@@ -285,6 +300,7 @@ class Theory:
         h, mu1, mus, lam, psi_n = q["h"], q["mu1"], q["mus"], q["lam"], q["psi_n"]
         lam_series, zeta_series = series["lam"], series["zeta"]
         train = 1
+        fresh = 1  # 1 + h (tr(V^T R U^inf R V) - 2 tr(V^T R V^inf)) / d, V^inf = mu1 W (finite m)
         parts = {}
         c_total = 0
         for s, _, _, holds in subspaces(self.structured):
@@ -298,6 +314,8 @@ class Theory:
                 T2 = r * dg_f_lam / (h * psi_n * m)
                 S = -r * dg_f_zeta / (h * psi_n * m)
                 T4 = r * g_w / sqrt(h)
+                if "xi" in series:
+                    fresh += h * (-r * series["xi"][f][1] / (h * psi_n * m) - 2 * mu1 * T4)
             else:
                 T1 = mu1**2 * r * g_f
                 T2 = -(mu1**2) * r * dg_f_lam
@@ -310,6 +328,8 @@ class Theory:
         test = sum(parts.values())
         loss = 1 - h * c_total + h * test
         errors = {"train_error": train, "test_error": test, "dsm_test_loss": loss, "gap": loss - train}
+        if self.fresh:
+            errors["fresh_train_error"] = train if self.m == math.inf else fresh
         if self.structured:
             errors["test_error_parallel"] = parts["par"]
             errors["test_error_orthogonal"] = parts["perp"]
