@@ -1,7 +1,7 @@
-"""Benchmark of ``pencils phase dsm``: a (psi_n, psi_p) phase diagram for m = 1 and m = inf, timed with 1 and
-2 worker processes in one run, the two stores compared, the boundary against p = n.
+"""Benchmark of ``pencils phase dsm``: a (psi_n, psi_p) phase diagram for m = 1 and m = inf (``--ms``), timed
+with 1 and 2 worker processes in one run, the two stores compared, the boundaries against p = n.
 
-Run: ``python benchmarks/bench_phase.py [--size 100] [--dps 30] [--workers 1,2] [--out out/bench_phase]``.
+Run: ``python benchmarks/bench_phase.py [--size 100] [--dps 30] [--workers 1,2] [--ms 1,inf] [--out DIR]``.
 Each worker count runs the same command (a subprocess: ``pencils phase dsm ... --workers W --store DIR
 --no-refine``), so the wall times include the local Dask cluster's start; the grid's own time is the
 command's ``points in X s`` line. Then the store of the last run is read again with ``--resume`` (nothing
@@ -26,8 +26,9 @@ import numpy as np
 
 
 def command(args, workers, store, extra=()):
+    ms = [x for m in args.ms.split(",") for x in ("--m", m)]
     return ["pencils", "phase", "dsm", "--psi-n", f"0.1:10:{args.size}", "--psi-p", f"0.01:100:{args.size}",
-            "--m", "1", "--m", "inf", "--t", "0.1", "--lam", "1e-3", "--activation", "tanh", "--dps", str(args.dps),
+            *ms, "--t", "0.1", "--lam", "1e-3", "--activation", "tanh", "--dps", str(args.dps),
             "--workers", str(workers), "--store", str(store), *extra]
 
 
@@ -36,11 +37,11 @@ def sample_load(samples, stop):
         samples.append(os.getloadavg()[0])
 
 
-def identical(a, b):
-    """Every variable of the stores of ``a`` and ``b`` equal (NaN = NaN), for m = 1 and m = inf."""
+def identical(a, b, ms):
+    """Every variable of the stores of ``a`` and ``b`` equal (NaN = NaN), for every m."""
     import xarray as xr
 
-    for name in ("m=1.zarr", "m=inf.zarr"):
+    for name in (f"m={m}.zarr" for m in ms):
         x, y = xr.open_zarr(a / name), xr.open_zarr(b / name)
         for v in x.data_vars:
             left, right = x[v].values, y[v].values
@@ -64,18 +65,19 @@ def level_ratios(ds, key, level):
     return np.array(out)
 
 
-def alternatives(store):
+def alternatives(store, ms):
     """The candidate indicators on the stored grids: where their level sets sit relative to p = n."""
     import xarray as xr
 
     from derivations.dsm.phase import turning_curve
 
     table = {}
-    for m in ("1", "inf"):
+    for m in ms:
         ds = xr.open_zarr(Path(store) / f"m={m}.zarr")
         rows = ds.sizes["psi_n"]
         entries = {}
-        for key, level in (("memorisation", 0.5), ("memorisation", 0.9), ("memorisation", 0.99),
+        for key, level in (("memorisation", -0.5), ("memorisation", 0), ("memorisation", 0.5),
+                           ("interpolation", 0.5), ("interpolation", 0.9), ("interpolation", 0.99),
                            ("relative_gap", 0.5), ("relative_gap", 0.9)):
             r = level_ratios(ds, key, level)
             entries[f"{key} = {level}"] = (len(r), rows, *(np.percentile(r, [0, 50, 100]) if len(r) else [np.nan] * 3))
@@ -97,8 +99,10 @@ def main():
     parser.add_argument("--size", type=int, default=100, help="points along each axis (default 100)")
     parser.add_argument("--dps", type=int, default=30, help="working precision (default 30)")
     parser.add_argument("--workers", default="1,2", help="worker counts to time, comma-separated (default 1,2)")
+    parser.add_argument("--ms", default="1,inf", help="the m values, comma-separated (default 1,inf)")
     parser.add_argument("--out", default="out/bench_phase", help="folder for the stores and figures")
     args = parser.parse_args()
+    ms = args.ms.split(",")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"size": args.size, "dps": args.dps, "cpus": os.cpu_count(), "load_before": os.getloadavg(), "runs": []}
@@ -131,7 +135,7 @@ def main():
     if len(runs) > 1:
         result["speedup_grid"] = round(runs[0]["grid_s"] / runs[-1]["grid_s"], 2)
         result["speedup_wall"] = round(runs[0]["wall_s"] / runs[-1]["wall_s"], 2)
-        same, where = identical(out / f"workers{runs[0]['workers']}", last)
+        same, where = identical(out / f"workers{runs[0]['workers']}", last, ms)
         result["stores_identical"] = same
         result["first_difference"] = where
     # the boundary, root-found with the theory, and the figure, from the finished store (nothing recomputed)
@@ -144,15 +148,18 @@ def main():
     (out / "boundary.csv").write_text(run.stdout)
     rows = [line.split(",") for line in run.stdout.splitlines()[1:] if line and not line.startswith("#")]
     summary = {}
-    for m in ("1", "inf"):
-        ratios = np.array([float(r[3]) for r in rows if r[0] == m and r[3]])
-        turns = np.array([float(r[4]) / float(r[1]) for r in rows if r[0] == m and r[4]])
-        summary[m] = {"rows_with_boundary": int(len(ratios)), "ratio_min": float(ratios.min()) if len(ratios) else None,
-                      "ratio_median": float(np.median(ratios)) if len(ratios) else None,
-                      "ratio_max": float(ratios.max()) if len(ratios) else None,
-                      "turn_ratio_median": float(np.median(turns)) if len(turns) else None}
+    for m in ms:  # columns: m, psi_n, memorisation boundary, ratio, interpolation boundary, ratio, test turn, digits
+        summary[m] = {}
+        for name, column in (("memorisation", 3), ("interpolation", 5)):
+            ratios = np.array([float(r[column]) for r in rows if r[0] == m and r[column]])
+            summary[m][name] = {"rows_with_boundary": int(len(ratios)),
+                                "ratio_min_median_max": [float(x) for x in np.percentile(ratios, [0, 50, 100])]
+                                if len(ratios) else None}
+        turns = np.array([float(r[6]) / float(r[1]) for r in rows if r[0] == m and r[6]])
+        summary[m]["turn_ratio_median"] = float(np.median(turns)) if len(turns) else None
     result["boundary"] = summary
-    result["alternatives"] = {m: {k: [float(x) for x in v] for k, v in e.items()} for m, e in alternatives(last).items()}
+    result["alternatives"] = {m: {k: [float(x) for x in v] for k, v in e.items()}
+                              for m, e in alternatives(last, ms).items()}
     result["load_after"] = os.getloadavg()
     result["log_tail"] = run.stderr.splitlines()[-6:]
     (out / "result.json").write_text(json.dumps(result, indent=1))

@@ -4,31 +4,40 @@ A phase diagram is one :func:`pencils.grids.grid` per number of noise samples
 ``m`` (see :func:`phase_diagram`): axes ``psi_n`` and ``psi_p`` (rows along
 ``psi_p``, warm-started), fixed ``t``, ``lam``, activation and ``psi_d``. What
 a row computes is :class:`PhaseRows`, a :class:`pencils.grids.RowSolver`
-built on :meth:`derivations.dsm.theory.Theory.curve`.
+built on :meth:`derivations.dsm.theory.Theory.curve` (with ``fresh=True``).
 
-The memorisation indicator
---------------------------
+Two indicators
+--------------
 With ``c_t = psi_d e^{-2t}`` the DSM loss of the true score on fresh data (the
-optimal population loss, MODEL.md section 3),
+optimal population loss, MODEL.md section 3; it is also the true score's
+expected loss on the training inputs with any noise, as it does not depend on
+them):
 
-    memorisation = max(0, 1 - E_train / c_t),
+* ``memorisation = 1 - L_fresh / c_t``, with ``L_fresh`` the loss of the
+  trained score on the *training inputs with fresh noise*
+  (``fresh_train_error``). On the noised empirical law (the training inputs,
+  new noise) the DSM loss of a score ``s`` splits (Pythagoras in ``L^2``) as
+  the empirical optimal score's loss, exponentially small in ``d`` when
+  ``n = O(d)`` and ``t`` is fixed, plus ``h_t/d E|s - s_emp|^2``; the true
+  score's is ``c_t``. So ``1 - memorisation = |s - s_emp|^2 / |s_true -
+  s_emp|^2``: 1 when the trained score is the empirical optimal score (the
+  score of the noised training set, whose reverse diffusion reproduces the
+  training points), 0 when it is as far from it as the true score is,
+  negative when farther. The memorisation phase is ``memorisation > 0``
+  (:data:`LEVEL`): the trained score is nearer the memorising score than the
+  truth is. At m = inf, ``L_fresh`` is the train error.
+* ``interpolation = max(0, 1 - E_train / c_t)``: how well the trained score
+  fits its own ``n m`` noisy training pairs. With ``p > n m`` features the
+  ridge fit interpolates them as ``lam -> 0`` (train error ``O(lam^2)``), so
+  its level sets close in on ``p = n m`` as the level tends to 1; the
+  boundary is its level :data:`INTERPOLATION_LEVEL` = 0.9.
 
-the fraction of the optimal population loss that the trained score fits away
-on its own training set. ``0``: it fits the training set no better than the
-true score does (the true score's expected loss on the training pairs is
-``c_t``, as it does not depend on them). ``1``: it fits it perfectly, as the
-empirical optimal score does when ``n = O(d)`` (the score of the
-training points' noised mixture, which concentrates on the nearest training
-point for every fixed ``t`` in this regime, and whose samples are copies of
-the training set). For ``m = inf`` the noise-averaged training loss of a
-score ``s`` splits (Pythagoras in ``L^2`` of the noised empirical law) as the
-empirical optimal score's loss, about 0, plus ``h_t/d E|s - s_emp|^2``, so that
-``1 - memorisation`` is the squared distance of the trained score to the
-empirical optimal score relative to the true score's. The boundary of the
-memorisation phase is the level set ``memorisation = LEVEL`` (default
-:data:`LEVEL` = 0.9), located along ``psi_p`` for each ``psi_n`` by root
-finding on the theory itself (:func:`boundary`). docs/phase.md compares it with
-the alternatives, which are stored as well:
+At m = 1 the two differ most: the score interpolates its one noise sample
+per input (``interpolation`` -> 1 for ``p > n``) but is no nearer the
+empirical optimal score than the truth (``memorisation < 0``); at m = inf they
+coincide. Both boundaries are located along ``psi_p`` for each ``psi_n`` by
+root finding on the theory itself (:func:`boundary`). docs/phase.md compares
+them with the alternatives, which are stored as well:
 
 * ``relative_gap = (L_test - E_train) / L_test`` (the generalisation gap
   relative to the DSM test loss);
@@ -39,12 +48,14 @@ the alternatives, which are stored as well:
 Examples
 --------
 >>> rows = PhaseRows(m=1, t="0.1", activation="tanh", dps=15)
->>> [r["memorisation"] > 0.99 for r in rows.solve_row({"psi_n": 1, "lam": "1e-3"}, "psi_p", [0.25, 4], 15)]
-[False, True]
->>> ds = phase_diagram([1], psi_n=[0.5, 2], psi_p=[0.25, 1, 4], lam="1e-3", dps=15, scheduler="synchronous")[1]
+>>> [(r["interpolation"] > 0.99, r["memorisation"] > 0) for r in rows.solve_row({"psi_n": 1, "lam": "1e-3"},
+...                                                                             "psi_p", [0.25, 4], 15)]
+[(False, False), (True, False)]
+>>> ds = phase_diagram(["inf"], psi_n=[0.5, 2], psi_p=[0.25, 1, 4], lam="1e-3", dps=15, scheduler="synchronous")
+>>> ds = ds[math.inf]
 >>> ds["memorisation"].sizes["psi_n"], ds["memorisation"].sizes["psi_p"]
 (2, 3)
->>> float(ds["memorisation"].sel(psi_n=2, psi_p=4)) > 0.99 > float(ds["memorisation"].sel(psi_n=2, psi_p=0.25))
+>>> float(ds["memorisation"].sel(psi_n=2, psi_p=4)) > 0 > float(ds["memorisation"].sel(psi_n=2, psi_p=0.25))
 True
 """
 
@@ -59,16 +70,21 @@ from pencils.grids import RowSolver, grid
 from .errors import DSMError
 from .theory import Theory, parse_m
 
-__all__ = ["PhaseRows", "phase_diagram", "boundary", "turning_curve", "optimal_loss", "solved_points", "store_name",
-           "LEVEL", "VARIABLES"]
+__all__ = ["PhaseRows", "phase_diagram", "boundary", "turning_curve", "optimal_loss", "indicators", "solved_points",
+           "store_name", "LEVEL", "INTERPOLATION_LEVEL", "INDICATORS", "VARIABLES"]
 
-#: the default level of the memorisation indicator that marks the boundary (see docs/phase.md)
-LEVEL = 0.9
+#: the level of the memorisation indicator that marks the memorisation phase (see docs/phase.md)
+LEVEL = 0.0
+#: the level of the interpolation indicator that marks the interpolation boundary
+INTERPOLATION_LEVEL = 0.9
+#: the indicators with a boundary, and their default levels
+INDICATORS = {"memorisation": LEVEL, "interpolation": INTERPOLATION_LEVEL}
 
-ERRORS = ("train_error", "test_error", "dsm_test_loss", "gap")
+ERRORS = ("train_error", "fresh_train_error", "test_error", "dsm_test_loss", "gap")
 VARIABLES = {
     **{k: "real" for k in ERRORS},
     "memorisation": "real",
+    "interpolation": "real",
     "relative_gap": "real",
     "train_falls_test_rises": "integer",
     "train_slope": "float",
@@ -92,6 +108,18 @@ def optimal_loss(t, psi_d=1, dps=30):
 
     with mpmath.workdps(dps + 10):
         return to_mpmath(psi_d) * mpmath.exp(-2 * to_mpmath(t))
+
+
+def indicators(record, c_t):
+    """``{"memorisation": 1 - L_fresh/c_t, "interpolation": max(0, 1 - E_train/c_t)}`` of a
+    :meth:`Theory.record <derivations.dsm.theory.Theory.record>` made with ``fresh=True``
+    (computed at the precision in effect).
+
+    >>> {k: float(v) for k, v in indicators({"fresh_train_error": 1.5, "train_error": 1.5}, 1).items()}
+    {'memorisation': -0.5, 'interpolation': 0.0}
+    """
+    return {"memorisation": 1 - record["fresh_train_error"] / c_t,
+            "interpolation": max(mpmath.mpf(0), 1 - record["train_error"] / c_t)}
 
 
 class PhaseRows(RowSolver):
@@ -138,14 +166,15 @@ class PhaseRows(RowSolver):
             key = (self.m, self.t, self.activation, self.psi_d, self.dps)
             if key not in _THEORIES:
                 _THEORIES[key] = Theory(m=self.m, t=self.t, activation=self.activation, psi_d=self.psi_d,
-                                        dps=self.dps)
+                                        dps=self.dps, fresh=True)
             self._theory = _THEORIES[key]
         return self._theory
 
     def provenance(self):
         return {"solver": "derivations.dsm.phase.PhaseRows", "model": "dsm",
                 "m": "inf" if self.m == math.inf else str(self.m), "t": self.t, "activation": self.activation,
-                "psi_d": self.psi_d, "memorisation": "max(0, 1 - train_error / c_t), c_t = psi_d exp(-2 t)"}
+                "psi_d": self.psi_d, "memorisation": "1 - fresh_train_error / c_t, c_t = psi_d exp(-2 t)",
+                "interpolation": "max(0, 1 - train_error / c_t)"}
 
     def solve_row(self, point, over, values, dps):
         if over != "psi_p":
@@ -172,7 +201,7 @@ class PhaseRows(RowSolver):
         row = {k: record[k] for k in ERRORS}
         row.update({f"{k}_digits": record[f"{k}_digits"] for k in ERRORS})
         with mpmath.workdps(dps + 10):
-            row["memorisation"] = max(mpmath.mpf(0), 1 - record["train_error"] / c_t)
+            row.update(indicators(record, c_t))
             row["relative_gap"] = record["gap"] / record["dsm_test_loss"]
         row["digits"] = min(record[f"{k}_digits"] for k in ERRORS)
         row["certificate"] = record["certificate"]
@@ -241,7 +270,7 @@ def phase_diagram(m, psi_n, psi_p, t="0.1", lam="1e-3", activation="tanh", psi_d
     if len(set(ms)) != len(ms):
         raise DSMError(f"m repeats: {list(m)}")
     for value in ms:  # every theory is set up (and its input checked) before any grid runs
-        theory = Theory(m=value, t=t, activation=activation, psi_d=psi_d, dps=dps)
+        theory = Theory(m=value, t=t, activation=activation, psi_d=psi_d, dps=dps, fresh=True)
         theory._check(list(psi_n), list(psi_p), [lam])
     axes = {"psi_n": list(psi_n), "psi_p": list(psi_p)}
     result = {}
@@ -294,21 +323,24 @@ def _crossings(x, y, level):
     return [i for i in range(len(y) - 1) if below[i] and y[i + 1] >= level and np.isfinite(y[i + 1])]
 
 
-def boundary(ds, level=LEVEL, theory=None, tol=1e-12, max_iter=60):
-    """The boundary of the memorisation phase: for each ``psi_n``, the ``psi_p`` where
-    ``memorisation`` first rises through ``level``.
+def boundary(ds, level=None, theory=None, indicator="memorisation", tol=1e-12, max_iter=60):
+    """A phase boundary: for each ``psi_n``, the ``psi_p`` where ``indicator`` first rises through ``level``.
 
     Parameters
     ----------
     ds : xarray.Dataset
         A grid of :func:`phase_diagram`.
-    level : float
-        In (0, 1).
+    level : float, optional
+        Default :data:`INDICATORS` ``[indicator]``: 0 for ``memorisation``
+        (below 1), 0.9 for ``interpolation`` (in (0, 1)).
     theory : Theory, optional
-        When given, the crossing is located by root finding along ``psi_p``
-        with the theory itself (Illinois false position in ``log psi_p``,
-        bracketed by the grid points, relative tolerance ``tol``); otherwise
-        by linear interpolation in ``log psi_p`` between the grid points.
+        When given (made with ``fresh=True`` for ``memorisation``), the
+        crossing is located by root finding along ``psi_p`` with the theory
+        itself (Illinois false position in ``log psi_p``, bracketed by the
+        grid points, relative tolerance ``tol``, at most ``max_iter``
+        evaluations); otherwise by linear interpolation in ``log psi_p``
+        between the grid points.
+    indicator : {"memorisation", "interpolation"}
 
     Returns
     -------
@@ -319,17 +351,26 @@ def boundary(ds, level=LEVEL, theory=None, tol=1e-12, max_iter=60):
     Examples
     --------
     >>> ds = phase_diagram([1], ["1"], ["0.5", "0.8", "1.2"], lam="1e-3", dps=15, scheduler="synchronous")[1]
-    >>> [round(float(x), 4) for x in boundary(ds, theory=Theory(m=1, dps=15))]  # just below p = n
+    >>> theory = Theory(m=1, dps=15, fresh=True)
+    >>> [round(float(x), 4) for x in boundary(ds, theory=theory, indicator="interpolation")]  # just below p = n
     [0.9229]
+    >>> boundary(ds, theory=theory)  # m = 1 does not memorise: memorisation < 0 everywhere
+    array([nan])
     """
-    if not 0 < level < 1:
-        raise DSMError(f"the memorisation level must be in (0, 1), got {level}")
+    if indicator not in INDICATORS:
+        raise DSMError(f"indicator is one of {', '.join(INDICATORS)}, got {indicator!r}")
+    level = INDICATORS[indicator] if level is None else level
+    if not (level < 1 if indicator == "memorisation" else 0 < level < 1):
+        raise DSMError(f"the {indicator} level must be {'below 1' if indicator == 'memorisation' else 'in (0, 1)'}, "
+                       f"got {level}")
+    if theory is not None and indicator == "memorisation" and not theory.fresh:
+        raise DSMError("the memorisation boundary needs a Theory made with fresh=True")
     x = np.asarray(ds["psi_p"].values, dtype=float)
-    values = np.asarray(ds["memorisation"].values, dtype=float)
+    values = np.asarray(ds[indicator].values, dtype=float)
     psi_n = ds["psi_n"].values
     lam = _fixed(ds, "lam")
     out = np.full(len(psi_n), np.nan)
-    c_t = float(optimal_loss(ds.attrs.get("t", "0.1"), ds.attrs.get("psi_d", "1"))) if theory else None
+    c_t = optimal_loss(ds.attrs.get("t", "0.1"), ds.attrs.get("psi_d", "1")) if theory else None
     for k, row in enumerate(values):
         found = _crossings(x, row, level)
         if not found:
@@ -345,8 +386,8 @@ def boundary(ds, level=LEVEL, theory=None, tol=1e-12, max_iter=60):
         n_value = _axis_string(strings, "psi_n", k) or float(psi_n[k])
 
         def f(u):
-            r = theory.at(n_value, mpmath.exp(u), lam)
-            return max(0.0, 1 - float(r["train_error"]) / c_t) - level
+            with mpmath.workdps(theory.dps + 10):
+                return float(indicators(theory.at(n_value, mpmath.exp(u), lam), c_t)[indicator]) - level
 
         side = 0
         for _ in range(max_iter):

@@ -5,8 +5,8 @@ Every option is checked before anything is computed (values, grids, ``--m``,
 a local Dask cluster (``--workers``), in this process (``--scheduler
 synchronous``) or on a running Dask cluster (``--scheduler ADDRESS``); with
 ``--store DIR`` each ``m`` streams tile by tile into ``DIR/m=<m>.zarr`` and a
-killed run goes on with ``--resume``. Standard output gets the boundary of the
-memorisation phase as CSV (see :mod:`derivations.dsm.phase`).
+killed run goes on with ``--resume``. Standard output gets the boundaries of the
+memorisation phase and of interpolation as CSV (see :mod:`derivations.dsm.phase`).
 """
 
 import argparse
@@ -22,8 +22,8 @@ from pencils.solver import GUARD
 
 from .cli import _check_t, _plot_path, _simulate_spec, _value, m_option, model_options, parse_grid
 from .errors import DSMError
-from .phase import (LEVEL, PhaseRows, boundary, optimal_loss, phase_diagram, solved_points, store_name,
-                    turning_curve)
+from .phase import (INTERPOLATION_LEVEL, LEVEL, PhaseRows, boundary, indicators, optimal_loss, phase_diagram,
+                    solved_points, store_name, turning_curve)
 from .theory import Theory
 
 __all__ = ["phase", "parser", "axis"]
@@ -49,11 +49,15 @@ def parser():
     p.add_argument("--t", default="0.1", help="diffusion time t > 0 (default 0.1)")
     p.add_argument("--lam", default="1e-3", help="ridge lambda > 0 (default 1e-3)")
     model_options(p)
-    p.add_argument("--level", default=str(LEVEL),
-                   help=f"level of the memorisation indicator max(0, 1 - E_train/c_t) that marks the boundary, "
-                        f"in (0, 1) (default {LEVEL})")
+    p.add_argument("--level", default=f"{LEVEL:g}",
+                   help="level of the memorisation indicator 1 - L_fresh/c_t (L_fresh: the loss on the training "
+                        "inputs with new noise) that marks the memorisation phase, below 1 (default "
+                        f"{LEVEL:g}: the trained score as near the empirical optimal score as the true score is)")
+    p.add_argument("--interpolation-level", default=f"{INTERPOLATION_LEVEL:g}",
+                   help="level of the interpolation indicator max(0, 1 - E_train/c_t) that marks where the score "
+                        f"fits its n m training pairs, in (0, 1) (default {INTERPOLATION_LEVEL:g})")
     p.add_argument("--no-refine", action="store_true",
-                   help="locate the boundary by interpolation between grid points only (default: root finding "
+                   help="locate the boundaries by interpolation between grid points only (default: root finding "
                         "along psi_p with the theory)")
     p.add_argument("--store", help="a folder: grid m is written to DIR/m=<m>.zarr tile by tile as tiles finish")
     p.add_argument("--resume", action="store_true",
@@ -97,13 +101,16 @@ def axis(text, name, dps, linear=False):
     return values
 
 
-def _level(text):
+def _level(text, option="--level"):
+    """A level from the command line: below 1 for ``--level``, in (0, 1) for ``--interpolation-level``."""
+    unit = option != "--level"
+    wanted = "a number in (0, 1)" if unit else "a number below 1"
     try:
         level = float(text)
     except ValueError:
-        raise DSMError(f"--level {text!r}: expected a number in (0, 1)") from None
-    if not 0 < level < 1:
-        raise DSMError(f"--level {text!r}: the level must be in (0, 1)")
+        raise DSMError(f"{option} {text!r}: expected {wanted}") from None
+    if not (0 < level < 1 if unit else level < 1) or not math.isfinite(level):
+        raise DSMError(f"{option} {text!r}: the level must be {'in (0, 1)' if unit else 'below 1'}")
     return level
 
 
@@ -156,18 +163,26 @@ def _simulate(spec, m, ds, args, log):
         averaging = {} if spec["m_proxy"] is None else {"m_average": "proxy", "m_proxy": spec["m_proxy"]}
         sim = simulate(args.activation, float(mpmath.mpmathify(args.t)), n, p, float(mpmath.mpmathify(args.lam)), m,
                        d=spec["d"], psi_d=float(mpmath.mpmathify(args.psi_d)), seeds=spec["seeds"], **averaging)
-        train = sim.train_error
+        train, fresh = sim.train_error, sim.fresh_train_error
         record = {"m": m, "psi_n": n, "psi_p": p, "d": sim.d, "seeds": sim.seeds,
                   "train_error": float(train.mean), "train_error_stderr": float(train.stderr),
+                  "fresh_train_error": float(fresh.mean), "fresh_train_error_stderr": float(fresh.stderr),
                   "test_error": float(sim.test_error.mean), "test_error_stderr": float(sim.test_error.stderr),
-                  "memorisation": max(0.0, 1 - float(train.mean) / c_t),
-                  "memorisation_stderr": float(train.stderr) / c_t,
+                  **{k: float(v) for k, v in indicators(
+                      {"train_error": mpmath.mpf(train.mean), "fresh_train_error": mpmath.mpf(fresh.mean)},
+                      c_t).items()},
+                  "memorisation_stderr": float(fresh.stderr) / c_t,
                   "theory": float(ds["memorisation"].sel(psi_n=n, psi_p=p, method="nearest"))}
         out.append(record)
         print(f"#   simulated m={_m_text(m)} psi_n={n:.4g} psi_p={p:.4g} (d={sim.d}, {sim.seeds} seeds): memorisation "
               f"{record['memorisation']:.3f} ± {record['memorisation_stderr']:.2g} (theory {record['theory']:.3f})",
               file=log)
     return out
+
+
+def _cells(x, n):
+    """Two CSV cells: a boundary and its ratio to psi_n, empty where there is none."""
+    return "," if math.isnan(x) else f"{x:.10g},{x / n:.6g}"
 
 
 def _m_text(m):
@@ -187,6 +202,7 @@ def phase(argv):
     if mpmath.mpmathify(lam) <= 0:
         raise DSMError(f"--lam {args.lam!r}: a phase diagram needs lam > 0")
     level = _level(args.level)
+    interpolation_level = _level(args.interpolation_level, "--interpolation-level")
     axes = {k: axis(getattr(args, k), k, args.dps, linear=not args.log) for k in ("psi_n", "psi_p")}
     if args.workers is not None and args.scheduler not in (None, "processes"):
         raise DSMError("--workers sets the size of the local cluster; it does not go with --scheduler "
@@ -197,7 +213,7 @@ def phase(argv):
     # every model is set up (constants, pencil) and its input checked before the first point
     theories = {}
     for m in ms:
-        theories[m] = Theory(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps)
+        theories[m] = Theory(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps, fresh=True)
         theories[m]._check(axes["psi_n"], axes["psi_p"], [lam])
     _check_stores(args, ms, axes, {"lam": lam})
 
@@ -215,20 +231,22 @@ def phase(argv):
           file=log)
 
     boundaries = {}
-    print("m,psi_n,psi_p_boundary,ratio_to_psi_n,test_turn,certified_digits")
+    print("m,psi_n,memorisation_boundary,memorisation_ratio,interpolation_boundary,interpolation_ratio,test_turn,"
+          "certified_digits")
     for m, ds in diagrams.items():
         begin = time.perf_counter()
-        where = boundary(ds, level, theory=None if args.no_refine else theories[m])
+        theory = None if args.no_refine else theories[m]
+        where = boundary(ds, level, theory=theory)
+        fits = boundary(ds, interpolation_level, theory=theory, indicator="interpolation")
         turn = turning_curve(ds, "peak" if m == 1 else "bottom")
-        boundaries[m] = (where, turn)
+        boundaries[m] = (where, fits, turn)
         digits = ds["digits"].values
         failed = int((ds["certificate"].values != "proven").sum())
+
         for k, n in enumerate(ds["psi_n"].values):
-            b = where[k]
-            print(f"{_m_text(m)},{n:.10g},{'' if math.isnan(b) else f'{b:.10g}'},"
-                  f"{'' if math.isnan(b) else f'{b / n:.6g}'},{'' if math.isnan(turn[k]) else f'{turn[k]:.6g}'},"
-                  f"{int(digits[k].min())}")
-        print(f"# m={_m_text(m)}: boundary memorisation = {level} "
+            print(f"{_m_text(m)},{n:.10g},{_cells(where[k], n)},{_cells(fits[k], n)},"
+                  f"{'' if math.isnan(turn[k]) else f'{turn[k]:.6g}'},{int(digits[k].min())}")
+        print(f"# m={_m_text(m)}: boundaries memorisation = {level:g}, interpolation = {interpolation_level:g} "
               f"({'interpolated' if args.no_refine else 'root-found with the theory'}, "
               f"{time.perf_counter() - begin:.1f} s); {failed} points not proven; "
               f"fewest certified digits {int(digits.min())}", file=log)
@@ -239,7 +257,8 @@ def phase(argv):
     if args.plot:
         from .phase_plots import plot_phase
 
-        plot_phase(diagrams, boundaries, args.plot, level=level, simulations=simulations,
+        plot_phase(diagrams, boundaries, args.plot, level=level, interpolation_level=interpolation_level,
+                   simulations=simulations,
                    title=f"DSM random features: {args.activation}, t = {args.t}, λ = {args.lam}"
                          + ("" if str(args.psi_d) == "1" else f", ψ_D = {args.psi_d}"))
         print(f"# wrote {args.plot}", file=log)
