@@ -245,3 +245,24 @@ def test_simulated_points_and_provenance_go_into_the_csv(tmp_path, capsys):
     assert len(simulated) == 2 and {r["d"] for r in simulated} == {"30"} and {r["seeds"] for r in simulated} == {"2"}
     for r in simulated:
         assert float(r["test_error_stderr"]) > 0 and float(r["test_error"]) > 0 and r["residual"] == ""
+
+
+def test_curve_fresh_writes_the_fresh_noise_loss(tmp_path, capsys):
+    path = tmp_path / "fresh.csv"
+    assert main(["curve", "dsm", "--m", "2", "--psi-p", "0.5,4", "--dps", "15", "--fresh", "--csv", str(path)]) == 0
+    rows = list(csv.DictReader(_data_lines(path)))
+    assert [r["fresh_train_error_digits"] for r in rows] == ["15", "15"]
+    # near p = n m the trained score interpolates its pairs (train error small) but not the inputs with new noise
+    assert float(rows[1]["fresh_train_error"]) > 10 * float(rows[1]["train_error"])
+    assert "fresh_train_error" not in capsys.readouterr().out
+    plain = tmp_path / "plain.csv"
+    assert main(["curve", "dsm", "--m", "2", "--psi-p", "0.5", "--dps", "15", "--csv", str(plain)]) == 0
+    assert "fresh_train_error" not in _data_lines(plain)[0]
+
+
+def test_equations_fresh(capsys):
+    assert main(["equations", "dsm", "--m", "1", "--fresh"]) == 0
+    out = capsys.readouterr().out
+    assert "xi" in out and "replicated" in out
+    assert main(["equations", "dsm", "--m", "inf", "--fresh"]) == 2
+    assert "train error" in capsys.readouterr().err

@@ -31,11 +31,12 @@ __all__ = ["curve", "figure", "equations", "validate", "phase", "parse_grid", "m
 FIGURE_DEFAULTS = {"t": "0.1", "lam": "1e-3", "activation": "tanh", "psi_n": "2", "psi_p": "0.1:16:40"}
 LATEX_NAMES = {"lam": r"\lambda", "mus": r"\mu_*", "mu1": r"\mu_1", "zeta": r"\zeta", "kappa": r"\kappa",
                "a": "a_t", "h": "h_t"}
-SIMULATED = ("train_error", "test_error", "dsm_test_loss", "test_error_parallel", "test_error_orthogonal")
+SIMULATED = ("train_error", "test_error", "dsm_test_loss", "test_error_parallel", "test_error_orthogonal",
+             "fresh_train_error")
 #: columns of curve/figure records: theory rows (source = theory) and simulated rows (source = simulation:
 #: means over seeds, with their standard errors, d and seeds)
 KEYS = ("source", "m", "t", "psi_n", "psi_p", "psi_d", "lam", "activation", "train_error", "test_error",
-        "dsm_test_loss", "gap", "test_error_parallel", "test_error_orthogonal", "dps", "residual",
+        "dsm_test_loss", "gap", "test_error_parallel", "test_error_orthogonal", "fresh_train_error", "dps", "residual",
         *(f"{k}_stderr" for k in SIMULATED), "d", "seeds", "m_average", "m_proxy")
 MAX_M = 10**6
 SIMULATE = {"d": 200, "seeds": 3, "points": 8, "m_proxy": None}
@@ -142,6 +143,9 @@ def _options(prog, figure=False):
         p.add_argument("--csv", help="write the records as CSV (one line per point as it is computed)")
         p.add_argument("--json", help="write the records as JSON (replaced after every point)")
         p.add_argument("--plot", help="draw the curves (PNG, PDF, SVG...)")
+        p.add_argument("--fresh", action="store_true",
+                       help="also compute fresh_train_error, the loss on the training inputs with new noise (the "
+                            "memorisation of docs/phase.md; finite m solves a larger pencil, about 2-3x slower)")
     else:
         p.add_argument("--out", default="out", help="folder for dsm.png and dsm.csv (default out/)")
         for key, value in FIGURE_DEFAULTS.items():
@@ -222,7 +226,7 @@ def _run(theory, psi_n, psi_p, lam, simulate=None, writer=None, activation=None)
 
 def _simulation_record(sim, record, over):
     out = {over: record[over], "psi_n": record["psi_n"], "d": sim.d, "seeds": sim.seeds}
-    for key in ("train_error", "test_error", "dsm_test_loss", "test_error_parallel", "test_error_orthogonal"):
+    for key in (k for k in SIMULATED if k != "fresh_train_error" or k in record):
         estimate = getattr(sim, key)
         out[key] = float(estimate.mean)
         out[key + "_stderr"] = float(estimate.stderr)
@@ -286,7 +290,8 @@ def curve(argv):
     check_outputs({"--csv": args.csv, "--json": args.json, "--plot": args.plot})
     _plot_path("--plot", args.plot)
     # every model is set up (constants, pencil) before the first point: bad input fails before any output
-    theories = [(m, t, Theory(m=m, t=t, activation=args.activation, psi_d=args.psi_d, dps=args.dps))
+    theories = [(m, t, Theory(m=m, t=t, activation=args.activation, psi_d=args.psi_d, dps=args.dps,
+                              fresh=args.fresh))
                 for m in ms for t in ts]
     sinks = _sinks(args.csv, args.json, not (args.json or args.csv or args.plot),
                    provenance([theory for _, _, theory in theories], args))
@@ -348,13 +353,18 @@ def equations(argv):
     p.add_argument("--latex", action="store_true", help="print the equations as LaTeX (amsmath aligned)")
     p.add_argument("--standalone", action="store_true", help="with --latex: a whole LaTeX document")
     p.add_argument("--json", action="store_true", help="print the pencil, the reduction and the equations as JSON")
+    p.add_argument("--fresh", action="store_true",
+                   help="the system with the source xi of the noise-averaged covariance U^inf (the fresh-noise loss; "
+                        "finite m only, m = 1 as the replicated system at m = 1)")
     args = p.parse_args(argv)
     m = args.m
-    kind = m if m in (1, math.inf) else REPLICATED
-    pencil = dsm_pencil(kind, args.structured)
+    if args.fresh and m == math.inf:
+        raise DSMError("--fresh: at m = inf the fresh-noise loss is the train error; there is no other system")
+    kind = REPLICATED if args.fresh or m not in (1, math.inf) else m
+    pencil = dsm_pencil(kind, args.structured, args.fresh)
     if kind == REPLICATED and m != REPLICATED:
         pencil = pencil.subs({COPIES: m})
-    show_system(pencil, list(targets(kind, args.structured).values()), latex=args.latex,
+    show_system(pencil, list(targets(kind, args.structured, args.fresh).values()), latex=args.latex,
                 standalone=args.standalone, as_json=args.json, latex_names=LATEX_NAMES)
     return 0
 
