@@ -92,23 +92,30 @@ def _mpf_ball(x):
 
 
 _FUNCTIONS = {
-    sp.exp: lambda x: x.exp(),
-    sp.log: lambda x: x.log(),
-    sp.sin: lambda x: x.sin(),
-    sp.cos: lambda x: x.cos(),
-    sp.tan: lambda x: x.tan(),
-    sp.tanh: lambda x: x.tanh(),
-    sp.erf: lambda x: x.erf(),
+    sp.exp: lambda x, analytic: x.exp(),
+    sp.log: lambda x, analytic: x.log(analytic=analytic),
+    sp.sin: lambda x, analytic: x.sin(),
+    sp.cos: lambda x, analytic: x.cos(),
+    sp.tan: lambda x, analytic: x.tan(),
+    sp.tanh: lambda x, analytic: x.tanh(),
+    sp.erf: lambda x, analytic: x.erf(),
 }
 
 
-def ball_function(symbols, expressions):
+def ball_function(symbols, expressions, analytic=False):
     """Compile SymPy expressions into a function of balls returning a list of acb.
 
     Supported: numbers, ``I``, ``pi``, ``E``, symbols, sums, products, powers
     (integer, half-integer and general complex), and ``exp, log, sin, cos,
     tan, tanh, erf, Abs``. Anything else raises
     :class:`~pencils.exceptions.CertificationError`.
+
+    With ``analytic=True`` the result is finite only where every function is
+    provably analytic on the input balls: square roots, logarithms and general
+    powers give a non-finite ball when a ball touches their branch cut (flint's
+    ``analytic`` flag; poles give non-finite balls anyway), and ``Abs`` is refused.
+    A finite result on a region therefore proves the expressions analytic there
+    (used for quadrature error bounds, :mod:`pencils.quadrature`).
 
     The result is evaluated at the flint precision in force when it is
     *called* (constants are recomputed each call, not frozen).
@@ -157,18 +164,20 @@ def ball_function(symbols, expressions):
                 k = int(exponent)
                 f = lambda args, b=base, k=k: b(args) ** k  # noqa: E731
             elif exponent == sp.Rational(1, 2):
-                f = lambda args, b=base: b(args).sqrt()  # noqa: E731
+                f = lambda args, b=base: b(args).sqrt(analytic=analytic)  # noqa: E731
             elif exponent == -sp.Rational(1, 2):
-                f = lambda args, b=base: b(args).rsqrt()  # noqa: E731
+                f = lambda args, b=base: b(args).rsqrt(analytic=analytic)  # noqa: E731
             else:
                 power = build(exponent)
-                f = lambda args, b=base, p=power: b(args) ** p(args)  # noqa: E731
+                f = lambda args, b=base, p=power: b(args).pow(p(args), analytic=analytic)  # noqa: E731
         elif isinstance(e, sp.Abs):
+            if analytic:
+                raise CertificationError(f"{e} is not analytic")
             inner = build(e.args[0])
             f = lambda args, g=inner: acb(abs(g(args)))  # noqa: E731
         elif e.func in _FUNCTIONS and len(e.args) == 1:
             inner, op = build(e.args[0]), _FUNCTIONS[e.func]
-            f = lambda args, g=inner, op=op: op(g(args))  # noqa: E731
+            f = lambda args, g=inner, op=op: op(g(args), analytic)  # noqa: E731
         else:
             raise CertificationError(f"cannot evaluate {e} in ball arithmetic")
         cache[e] = f

@@ -391,6 +391,9 @@ class DysonSystem:
                 "the system averages over a spectral law of more than "
                 f"{EXPLICIT_ATOMS} atoms (an indexed sum): its elimination would be a polynomial of that "
                 "degree; solve it numerically instead")
+        if any(eq.has(sp.Integral) for eq in self.equations):
+            raise EliminationError("the system averages over a spectral law with a density (an integral): it has "
+                                   "no polynomial elimination; solve it numerically instead")
         g = self.symbols[target]
         others = [self.symbols[u] for u in self.unknowns if u != target]
         relations = {self.symbols[u]: eq.rhs for u, eq in zip(self.unknowns, self.equations)}

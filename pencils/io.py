@@ -29,6 +29,15 @@ of the family per atom::
     [laws.H.values]
     Sigma = ["4", "1"]
 
+or a density on an interval, in the variable named by ``matrix`` (default
+``Sigma``), read by the whitelist parser; ``dps``, ``nodes`` and ``rule`` are
+optional (:meth:`pencils.SpectralLaw.density`)::
+
+    [laws.H]
+    density = "1/2"
+    interval = ["1", "3"]
+    matrix = "Sigma"
+
 A variance is real and positive: it may use the ratios and the parameters,
 not the matrices. The whole format is specified in ``docs/file_format.md``.
 
@@ -68,7 +77,7 @@ import tomllib
 import sympy as sp
 
 from .exceptions import PencilFormatError, PencilValidationError
-from .deterministic import SpectralLaw
+from .deterministic import DensityLaw, SpectralLaw
 from .matrices import GaussianMatrix, WignerMatrix
 from .parsing import CONSTANTS, FUNCTIONS, names_in, parse_expression
 from .pencil import Pencil
@@ -79,6 +88,7 @@ __all__ = ["load", "loads", "save", "dumps"]
 DOMAINS = {"complex": {}, "real": {"real": True}, "positive": {"positive": True}}
 KEYS = ("name", "description", "sizes", "spaces", "parameters", "matrices", "laws", "blocks", "replicas")
 LAW_KEYS = ("weights", "values")
+DENSITY_KEYS = ("density", "interval", "matrix", "dps", "nodes", "rule")
 REPLICA_KEYS = ("count", "blocks", "matrices")
 MATRIX_KEYS = {"gaussian": ("kind", "shape", "variance"), "wigner": ("kind", "size", "variance"),
                "deterministic": ("kind", "size", "law")}
@@ -116,6 +126,11 @@ def dumps(pencil):
         lines += ["", f"[matrices.{name}]", 'kind = "deterministic"', f"size = {_string(matrix.rows)}",
                   f"law = {_string(law)}"]
     for law, name in laws.items():
+        if isinstance(law, DensityLaw):
+            lines += ["", f"[laws.{name}]", f"density = {_string(law.expression)}",
+                      f"interval = [{', '.join(_string(x) for x in law.interval)}]", f"matrix = {_string(law.name)}",
+                      f"dps = {law.dps}", f"nodes = {len(law.nodes)}", f"rule = {_string(law.rule)}"]
+            continue
         lines += ["", f"[laws.{name}]", f"weights = [{', '.join(_string(w) for w in law.weights)}]",
                   "", f"[laws.{name}.values]"]
         lines += [f"{m} = [{', '.join(_string(v) for v in column)}]" for m, column in law.values.items()]
@@ -320,6 +335,9 @@ def _laws(table, scalars):
     for name, spec in _table(table, "[laws]").items():
         where = f"law {name}"
         spec = _table(spec, where)
+        if "density" in spec:
+            laws[name] = _density_law(spec, where)
+            continue
         _check_keys(spec, LAW_KEYS, f"{where}: ")
         if "weights" not in spec or "values" not in spec:
             raise PencilFormatError(f"{where}: needs weights = [...] and values.MATRIX = [...]")
@@ -328,6 +346,30 @@ def _laws(table, scalars):
                   for m, column in _table(spec["values"], f"{where}: values").items()}
         laws[name] = SpectralLaw(weights, values)
     return laws
+
+
+def _density_law(spec, where):
+    """A law with a density: ``density = "..."`` in the variable ``matrix`` (default ``"Sigma"``),
+    ``interval = ["a", "b"]``, optional ``dps``, ``nodes`` (integers) and ``rule``."""
+    _check_keys(spec, DENSITY_KEYS, f"{where}: ")
+    if "interval" not in spec:
+        raise PencilFormatError(f"{where}: a density needs interval = [\"a\", \"b\"]")
+    matrix = _text(spec.get("matrix", "Sigma"), f"{where}: matrix")
+    density = parse_expression(_text(spec["density"], f"{where}: density"),
+                               {**CONSTANTS, matrix: sp.Symbol(matrix, real=True)}, where=f"{where}: density")
+    interval = [parse_expression(x, CONSTANTS, where=f"{where}: interval") for x in _texts(spec["interval"], where, 2)]
+    options = {}
+    for key in ("dps", "nodes"):
+        if key in spec:
+            if not isinstance(spec[key], int) or isinstance(spec[key], bool):
+                raise PencilFormatError(f"{where}: {key} must be an integer, got {spec[key]!r}")
+            options[key] = spec[key]
+    if "rule" in spec:
+        options["rule"] = _text(spec["rule"], f"{where}: rule")
+    try:
+        return SpectralLaw.density(density, interval, name=matrix, **options)
+    except PencilValidationError as exc:
+        raise PencilFormatError(f"{where}: {exc}") from None
 
 
 def _replicas(table, symbols, declared):

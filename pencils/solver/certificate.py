@@ -30,6 +30,15 @@ land in the box (``checks`` then says ``"two paths agree"``).
 A test that does not close is not an error: the certificate says
 ``certified=False`` with the reason, and the numbers are reported as
 uncertified.
+
+A system with a law given by a density (:class:`~pencils.deterministic.DensityLaw`)
+is solved with a Gauss rule; the root proven is that of the *integral* system:
+the quadrature error of the readouts and of their derivatives, bounded on the
+box (:class:`~pencils.quadrature.QuadratureError`), widens ``F(u~)``, ``J(U)`` and
+the targets. Where no bound is found the certificate says
+``"uncertified: quadrature error not bounded (...)"``. The Stieltjes statements,
+checked at the nodes only, are not made for such systems, nor are Taylor
+coefficients certified.
 """
 
 from dataclasses import dataclass, field
@@ -104,12 +113,14 @@ def _newton_step(compiled, values, u_mid, point):
     return inv_mid, Y, Y * F
 
 
-def _krawczyk(compiled, values, u_mid, point, inflations):
+def _krawczyk(compiled, values, u_mid, point, inflations, quadrature=None):
     """The Krawczyk test around ``u_mid`` (exact balls); returns ``(K, radius)`` or ``(None, reason)``.
 
     The box has one radius per unknown, a multiple of the Newton correction ``|Y F(u~)|_i`` or of
     the rounding level ``eps |u~_i|``, whichever is larger: unknowns of very different sizes
     (``|G| ~ 1/lam`` beside ``O(lam)`` entries at a small ridge) each get a box of their own scale.
+    ``quadrature``: ``(residual, jacobian, box)``, bounds of the quadrature error of ``F`` and of
+    ``J`` valid on ``box``; they widen ``F(u~)`` and ``J(U)``, and ``U`` must lie in ``box``.
     """
     n = len(u_mid)
     if n == 0:
@@ -123,6 +134,9 @@ def _krawczyk(compiled, values, u_mid, point, inflations):
     if isinstance(step, str):
         return None, step
     _, Y, YF = step
+    if quadrature is not None:
+        residual, jacobian, wide = quadrature
+        YF = YF + Y * acb_mat([[acb(arb(0, e), arb(0, e))] for e in residual])
     eps = arb(2) ** (20 - flint.ctx.prec)
     sizes = [abs(x).upper() for x in u_mid]
     smallest = min((x for x in sizes if x > 0), default=arb(1))
@@ -133,6 +147,9 @@ def _krawczyk(compiled, values, u_mid, point, inflations):
     for factor in inflations:
         radii = [arb((b * factor).upper()) for b in base]
         U = _box(u_mid, radii)
+        if quadrature is not None and not all(w.contains(x) for w, x in zip(wide, U)):
+            reason = "uncertified: the quadrature error is too large for the working precision (more nodes needed)"
+            break
         try:
             inv_U = compiled.inverses(compiled.matrices(values, U), point, None)
         except Exception:
@@ -140,6 +157,8 @@ def _krawczyk(compiled, values, u_mid, point, inflations):
                       "or the parameters given as balls are too wide")
             break
         JU = acb_mat(compiled.jacobian(values, inv_U))
+        if quadrature is not None:
+            JU = JU + acb_mat([[acb(arb(0, e), arb(0, e)) for e in row] for row in jacobian])
         K = u_col - YF + (identity - Y * JU) * (acb_mat([[x] for x in U]) - u_col)
         K = [K[i, 0] for i in range(n)]
         if all(b.contains_interior(k) for b, k in zip(U, K)):
@@ -181,17 +200,44 @@ def certify(compiled, exact_point, u, point, dps, bits=None):
         if not all(v.is_finite() for v in values):
             return Certificate(False, "a coefficient is not finite in ball arithmetic", bits=bits)
         u_mid = [to_ball(x).mid() for x in u]
-        K, info = _krawczyk(compiled, values, u_mid, point, INFLATIONS)
+        quadrature = _quadrature(compiled, arguments, u_mid, dps)
+        if isinstance(quadrature, str):
+            return Certificate(False, quadrature, bits=bits)
+        K, info = _krawczyk(compiled, values, u_mid, point, INFLATIONS, quadrature and quadrature[:3])
         if K is None:
             return Certificate(False, info, bits=bits)
         try:
             inverses = compiled.inverses(compiled.matrices(values, K), point, None)
         except Exception:
             return Certificate(False, "C - eta(G) is not provably invertible on the certified box", bits=bits)
-        targets = dict(zip(compiled.system.targets, compiled.targets_of(values, inverses, zero=acb(0))))
-        proven = ["unique root of the reduced system in the box (Krawczyk)"]
-        proven += _stieltjes(compiled, values, K, inverses, point)
+        targets = compiled.targets_of(values, inverses, zero=acb(0))
+        if quadrature is None:
+            proven = ["unique root of the reduced system in the box (Krawczyk)"]
+            proven += _stieltjes(compiled, values, K, inverses, point)
+        else:
+            targets = [t + acb(arb(0, e), arb(0, e)) if e else t for t, e in zip(targets, quadrature[3])]
+            proven = ["unique root of the integral system in the box (Krawczyk, quadrature error bounded on a "
+                      "Bernstein ellipse)"]
+        targets = dict(zip(compiled.system.targets, targets))
         return Certificate(True, "", K, targets, info, tuple(proven), bits)
+
+
+def _quadrature(compiled, arguments, u_mid, dps):
+    """Quadrature error bounds ``(residual, jacobian, box, targets)`` on a box around ``u_mid``, ``None``
+    without density laws, or the reason why none was found (:class:`~pencils.quadrature.QuadratureError`).
+
+    The box has radii ``10^(-dps/2) max(1, |u~_i|)``: far wider than the Krawczyk boxes, which must lie in it.
+    """
+    if compiled.quadrature_error is None:
+        return None
+    radius = arb(10) ** (-(dps // 2))
+    wide = _box(u_mid, [(radius * max(arb(1), abs(x))).upper() for x in u_mid])
+    bound = compiled.quadrature_error(arguments, wide)
+    if isinstance(bound, str):
+        return bound
+    residual, jacobian, targets = bound
+    return residual, jacobian, wide, targets
+
 
 
 def _positive_definite(H):
@@ -243,6 +289,9 @@ def certify_taylor(compiled, exact_point, K, names, order, point, bits):
 
     Returns ``{name: {(i, j): [c_0, ..., c_order]}}`` of acb balls.
     """
+    if compiled.quadrature_error is not None:
+        raise CertificationError("the Taylor coefficients of a system with a law given by a density are not "
+                                 "certified (the quadrature error of derivatives is not bounded)")
     with precision(bits=bits):
         arguments = [to_ball(v) for v in exact_point.values()]
         values = compiled.ball_coefficients()(*arguments)
