@@ -311,10 +311,11 @@ def _product(A, B):
 def matmul(A, B):
     """The product ``A B``.
 
-    mpmath entries with an inner dimension of at least 2 are multiplied by
+    With an inner dimension of at least 2, mpmath entries are multiplied by
     flint at the working precision plus :data:`GUARD_BITS` (one rounding per
-    entry, to ``mpmath.mp.prec``); otherwise a Python loop skips exactly zero
-    entries (the matrices here are sparse), balls included.
+    entry, to ``mpmath.mp.prec``) and balls by flint's ball product (an
+    enclosure of the exact product); otherwise a Python loop skips exactly
+    zero entries (the matrices here are sparse).
 
     Examples
     --------
@@ -323,6 +324,8 @@ def matmul(A, B):
     """
     if A and len(B) > 1 and B[0]:
         types = _entry_types(A, B)
+        if types & _BALLS and types <= _BALLS | {int}:  # flint's ball product: an enclosure, in C
+            return (acb_mat(A) * acb_mat(B)).tolist()
         if _on_flint(types):
             matrix = acb_mat if types & _COMPLEX else arb_mat
             prec = mpmath.mp.prec

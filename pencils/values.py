@@ -14,6 +14,8 @@ inside ``mpmath.workdps``.
 ('0.333333333333333333333333333333', '2.0000 + 0.50000j')
 """
 
+import functools
+
 import mpmath
 import sympy as sp
 
@@ -52,6 +54,8 @@ def to_mpmath(value, dps=None):
     value = exact(value)
     if is_ball(value):
         return mid_mpmath(value)
+    if isinstance(value, sp.Rational):  # the common case, without SymPy's as_real_imag (50 us)
+        return _real(value)
     re, im = value.as_real_imag()
     parts = [_real(re), _real(im)]
     return parts[0] if parts[1] == 0 else mpmath.mpc(*parts)
@@ -72,11 +76,11 @@ def parse_point(at, symbols, unused=()):
     the same way, then dropped; any other name is refused. Returns
     ``{name: exact value or ball}`` in the order of ``symbols``.
     """
-    given = {str(k): v for k, v in dict(at).items()}
-    names = [str(s) for s in symbols]
-    extra = [s for s in unused if str(s) not in names and str(s) in given]
+    given = {_name(k): v for k, v in dict(at).items()}
+    names = [_name(s) for s in symbols]
+    extra = [s for s in unused if _name(s) not in names and _name(s) in given]
     if extra:
-        parse_point({str(s): given.pop(str(s)) for s in extra}, extra)
+        parse_point({_name(s): given.pop(_name(s)) for s in extra}, extra)
     unknown = sorted(set(given) - set(names))
     if unknown:
         raise DomainError(
@@ -87,16 +91,26 @@ def parse_point(at, symbols, unused=()):
         raise DomainError(f"no value given for {', '.join(missing)}")
     point = {}
     with mpmath.workdps(30):
-        for s in symbols:
-            value = exact(given[str(s)], where=str(s))
+        for s, name in zip(symbols, names):
+            value = exact(given[name], where=name)
             approx = to_mpmath(value)
             real = _is_real(value, approx)
             if s.is_positive and (not real or mpmath.re(approx) <= 0):
-                raise DomainError(f"{s} is a positive ratio, got {s} = {_show(given[str(s)])}")
+                raise DomainError(f"{s} is a positive ratio, got {s} = {_show(given[name])}")
             if s.is_real and not real:
-                raise DomainError(f"{s} is real, got {s} = {_show(given[str(s)])}")
-            point[str(s)] = value
+                raise DomainError(f"{s} is real, got {s} = {_show(given[name])}")
+            point[name] = value
     return point
+
+
+def _name(key):
+    """``str(key)``; for a SymPy symbol remembered (SymPy prints it through its printer, 50 us a call)."""
+    return key if isinstance(key, str) else _printed(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _printed(symbol):
+    return str(symbol)
 
 
 def _is_real(value, approx):

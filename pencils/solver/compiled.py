@@ -170,7 +170,7 @@ class CompiledSystem:
                     J[row][k] -= weight * values[nc + n] * inv[a][r] * inv[c][b]
         return J
 
-    def series(self, values, directions, u, point):
+    def series(self, values, directions, u, point, inverses=None):
         """Taylor series of the solution along paths of coefficient values, sharing one Jacobian.
 
         ``values`` are the coefficient values where ``u`` solves the system; each
@@ -178,9 +178,10 @@ class CompiledSystem:
         scalar coefficients along a path. Returns, per direction, ``(us, inverses)``:
         the Taylor coefficients of the unknowns and of ``(C - eta(G))^{-1}`` space
         by space, from ``M_k = K_k - eta(values, u_k)`` with ``K_k`` known from lower
-        orders, so that ``J u_k = r_k`` with the Newton Jacobian ``J``.
+        orders, so that ``J u_k = r_k`` with the Newton Jacobian ``J``. ``inverses``, when
+        known, are those of ``C - eta(u)`` at ``values`` (else computed here).
         """
-        inv0 = self.inverses(self.matrices(values, u), point, u)
+        inv0 = self.inverses(self.matrices(values, u), point, u) if inverses is None else inverses
         J = self.jacobian(values, inv0)
         order = max((len(d) for d in directions), default=0)
         if any(not linalg.exactly_zero(d[k][w]) for d in directions for k in range(len(d)) for w in self.weights):

@@ -40,7 +40,8 @@ class Solution:
         The proof (see :mod:`pencils.solver.certificate`); ``None`` if not asked.
     """
 
-    def __init__(self, compiled, point, exact_point, dps, u, residual, iterations, checks, path, certificate=None):
+    def __init__(self, compiled, point, exact_point, dps, u, residual, iterations, checks, path, certificate=None,
+                 inverses=None):
         self._compiled = compiled
         self.system = compiled.system
         self.point = point
@@ -50,7 +51,8 @@ class Solution:
         self.unknowns = dict(zip(self.system.unknowns, u))
         with mpmath.workdps(dps + GUARD):
             values = compiled.evaluate(*point.values())
-            inverses = compiled.inverses(compiled.matrices(values, u), point, u)
+            if inverses is None:  # else those of C - eta(u), known from the polish
+                inverses = compiled.inverses(compiled.matrices(values, u), point, u)
             self.targets = dict(zip(self.system.targets, compiled.targets_of(values, inverses, zero=mpmath.mpf(0))))
         self.residual = residual
         self.iterations = iterations
@@ -131,8 +133,7 @@ class Solution:
             if not self.certified:
                 raise DomainError("no certified enclosure: the solution is not certified"
                                   + (f" ({self.certificate.reason})" if self.certificate else ""))
-            results = certify_taylor(self._compiled, self.exact_point, self.certificate.unknowns, names, order,
-                                     self.point, self.certificate.bits)
+            results = certify_taylor(self._compiled, self.exact_point, self.certificate, names, order, self.point)
             return results if isinstance(wrt, list | tuple) else results[names[0]]
         c = self._compiled
         values = list(self.point.values())

@@ -12,14 +12,18 @@ from ..exceptions import AdmissibilityError, ConvergenceError
 __all__ = ["verify", "stieltjes_sign", "imaginary_part_eigenvalues"]
 
 
-def verify(compiled, values, u, point, dps, tol):
-    """Check a polished solution ``u``; return ``(u, residual, checks)`` or raise.
+def verify(compiled, values, u, point, dps, tol, inverses=None):
+    """Check a polished solution ``u``; return ``(u, residual, checks, inverses)`` or raise.
 
-    Raises :class:`~pencils.exceptions.ConvergenceError` for a residual above ``tol max(1, |u|)`` or a
-    non-finite value and :class:`~pencils.exceptions.AdmissibilityError` for a solution that
-    cannot be a Stieltjes transform (complex at a real point; wrong sign of ``Im G``).
+    ``inverses`` are those of ``C - eta(u)`` when known (computed here otherwise); the ones
+    returned belong to the ``u`` returned (``None`` when the imaginary parts of ``u`` were
+    dropped at a real point). Raises :class:`~pencils.exceptions.ConvergenceError` for a
+    residual above ``tol max(1, |u|)`` or a non-finite value and
+    :class:`~pencils.exceptions.AdmissibilityError` for a solution that cannot be a Stieltjes
+    transform (complex at a real point; wrong sign of ``Im G``).
     """
-    inverses = compiled.inverses(compiled.matrices(values, u), point, u)
+    if inverses is None:
+        inverses = compiled.inverses(compiled.matrices(values, u), point, u)
     residual = max((abs(f) for f in compiled.residual(values, u, inverses)), default=mpmath.mpf(0))
     checks = []
     size = max([mpmath.mpf(1)] + [abs(x) for x in u])
@@ -42,7 +46,8 @@ def verify(compiled, values, u, point, dps, tol):
                 point, residual, u,
             )
         checks.append("real")
-        u = [mpmath.re(x) for x in u]
+        if any(mpmath.im(x) != 0 for x in u):
+            u, inverses = [mpmath.re(x) for x in u], None
         if compiled.symmetric and _stieltjes_response(compiled, values, u, point, small):
             checks.append("stieltjes")
     elif compiled.symmetric and (sign := stieltjes_sign(compiled, values)):
@@ -54,7 +59,7 @@ def verify(compiled, values, u, point, dps, tol):
                     point, residual, u,
                 )
         checks.append("stieltjes")
-    return u, residual, tuple(checks)
+    return u, residual, tuple(checks), inverses
 
 
 def imaginary_part_eigenvalues(A):
