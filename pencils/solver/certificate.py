@@ -54,7 +54,7 @@ __all__ = ["Certificate", "certify", "certify_taylor", "INFLATIONS"]
 INFLATIONS = (10, 1e4, 1e8)  # box radii tried, in multiples of |Y F(u~)|
 EXTRA_DIGITS = 20  # the balls carry dps + GUARD + EXTRA_DIGITS digits: an ill-conditioned Jacobian
 #                    (condition 1e7 at DSM points) costs digits of every ball linear solve
-REFINEMENTS = 2  # Newton steps in ball arithmetic that tighten the midpoint before the test
+REFINEMENTS = 2  # at most this many Newton steps in ball arithmetic tighten the midpoint before the test
 
 
 @dataclass
@@ -77,6 +77,10 @@ class Certificate:
         What the certificate proves.
     bits : int
         Binary precision of the ball arithmetic.
+    coefficients : list of acb
+        The coefficients of the system in balls at the point (for the Taylor series).
+    inverses : list
+        Enclosures of ``(C - eta(G))^{-1}`` on the box ``K(U)``, space by space.
     """
 
     certified: bool
@@ -86,6 +90,8 @@ class Certificate:
     radius: float = 0.0
     proven: tuple = ()
     bits: int = 0
+    coefficients: list = field(default=None, repr=False)
+    inverses: list = field(default=None, repr=False)
 
     def digits(self, entry, cap=None):
         """Certified significant digits of a target (``cap`` for an exact value, 0 if uncertified)."""
@@ -125,9 +131,11 @@ def _krawczyk(compiled, values, u_mid, point, inflations, quadrature=None):
     n = len(u_mid)
     if n == 0:
         return [], 0.0
+    eps = arb(2) ** (20 - flint.ctx.prec)
     step = _newton_step(compiled, values, u_mid, point)
     for _ in range(REFINEMENTS):  # Newton steps at the precision of the balls: a tighter midpoint, a smaller box
-        if isinstance(step, str):
+        # until the correction is at the rounding level (where another step moves nothing)
+        if isinstance(step, str) or all(abs(step[2][i, 0]).upper() <= eps * abs(u_mid[i]).upper() for i in range(n)):
             break
         u_mid = [(u_mid[i] - step[2][i, 0]).mid() for i in range(n)]
         step = _newton_step(compiled, values, u_mid, point)
@@ -137,7 +145,6 @@ def _krawczyk(compiled, values, u_mid, point, inflations, quadrature=None):
     if quadrature is not None:
         residual, jacobian, wide = quadrature
         YF = YF + Y * acb_mat([[acb(arb(0, e), arb(0, e))] for e in residual])
-    eps = arb(2) ** (20 - flint.ctx.prec)
     sizes = [abs(x).upper() for x in u_mid]
     smallest = min((x for x in sizes if x > 0), default=arb(1))
     base = [max(abs(YF[i, 0]).upper(), (sizes[i] if sizes[i] > 0 else smallest) * eps) for i in range(n)]
@@ -219,7 +226,7 @@ def certify(compiled, exact_point, u, point, dps, bits=None):
             proven = ["unique root of the integral system in the box (Krawczyk, quadrature error bounded on a "
                       "Bernstein ellipse)"]
         targets = dict(zip(compiled.system.targets, targets))
-        return Certificate(True, "", K, targets, info, tuple(proven), bits)
+        return Certificate(True, "", K, targets, info, tuple(proven), bits, values, inverses)
 
 
 def _quadrature(compiled, arguments, u_mid, dps):
@@ -237,7 +244,6 @@ def _quadrature(compiled, arguments, u_mid, dps):
         return bound
     residual, jacobian, targets = bound
     return residual, jacobian, wide, targets
-
 
 
 def _positive_definite(H):
@@ -284,21 +290,23 @@ def _stieltjes(compiled, values, K, inverses, point):
     return []
 
 
-def certify_taylor(compiled, exact_point, K, names, order, point, bits):
+def certify_taylor(compiled, exact_point, certificate, names, order, point):
     """Ball enclosures of the Taylor coefficients of unknowns and targets in parameters ``names``.
 
+    The recursion starts from the certificate's box ``K``, with its coefficients and inverses.
     Returns ``{name: {(i, j): [c_0, ..., c_order]}}`` of acb balls.
     """
     if compiled.quadrature_error is not None:
         raise CertificationError("the Taylor coefficients of a system with a law given by a density are not "
                                  "certified (the quadrature error of derivatives is not bounded)")
-    with precision(bits=bits):
+    with precision(bits=certificate.bits):
         arguments = [to_ball(v) for v in exact_point.values()]
-        values = compiled.ball_coefficients()(*arguments)
+        values = certificate.coefficients
         directions = [[compiled.ball_coefficients((name, k))(*arguments) for k in range(1, order + 1)]
                       for name in names]
         results = {}
-        for name, (us, invs) in zip(names, compiled.series(values, directions, K, point)):
+        series = compiled.series(values, directions, certificate.unknowns, point, inverses=certificate.inverses)
+        for name, (us, invs) in zip(names, series):
             result = {entry: [us[k][n] for k in range(order + 1)]
                       for n, entry in enumerate(compiled.system.unknowns)}
             by_order = [compiled.targets_of(values, invs[k], zero=acb(0)) for k in range(order + 1)]
