@@ -18,6 +18,7 @@ The flow, one module per step:
 :mod:`pencils.parsing`        the whitelist parser of expressions and numbers
 :mod:`pencils.values`         parameter values: exact, then at an explicit precision
 :mod:`pencils.balls`          ball arithmetic (python-flint) for certificates
+:mod:`pencils.quadrature`     Gauss rules of spectral densities, certified error bounds
 :mod:`pencils.linalg`         small dense linear algebra for any number type
 :mod:`pencils.solver`         continuation, Newton, verification, certificate, derivatives
 :mod:`pencils.density`        spectral densities along the real axis, edges, atoms

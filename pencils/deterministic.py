@@ -337,7 +337,7 @@ class DensityLaw(SpectralLaw):
         ``2^14 + 1`` points clustered at the edges (``x = c - l cos theta``), inverted
         by linear interpolation: accurate to about ``1e-7``, far below Monte Carlo noise.
 
-        >>> [round(x, 6) for x in SpectralLaw.density("1/2", (1, 3), nodes=4).quantiles(4)]
+        >>> [round(float(x), 6) for x in SpectralLaw.density("1/2", (1, 3), nodes=4).quantiles(4)]
         [1.25, 1.75, 2.25, 2.75]
         """
         import numpy as np
