@@ -17,7 +17,7 @@ import pytest
 import sympy as sp
 
 from pencils import (
-    CertificationError, DysonSystem, EliminationError, GaussianMatrix, ParseError, PencilFormatError,
+    DysonSystem, EliminationError, GaussianMatrix, ParseError, PencilFormatError,
     PencilValidationError, SpectralLaw, WignerMatrix, dumps, linearize, loads, ratio, solve,
 )
 from pencils.latex import system_latex
@@ -153,11 +153,16 @@ def test_too_few_nodes_are_not_certified_to_the_precision_asked():
     assert "quadrature error" in solution.uncertified_reason
 
 
-def test_taylor_balls_are_refused_for_a_density_law():
+def test_derivatives_are_computed_but_not_certified_for_a_density_law():
     _, system = anisotropic(SpectralLaw.density("1/2", (LOW, HIGH), dps=20))
     solution = solve(system, {"z": -1, "psi": 2}, dps=20)
-    with pytest.raises(CertificationError, match="density"):
-        solution.taylor("z", balls=True)
+    target = system.targets[0]
+    balls = solution.taylor("z", balls=True)[target]
+    assert balls[0] is solution.enclosure() and not balls[1].is_finite()
+    with mpmath.workdps(40):       # d/dz of the closed-form reference, by a central difference
+        h = mpmath.mpf(10) ** -12
+        expected = (silverstein_uniform(-1 + h, 2, dps=40) - silverstein_uniform(-1 - h, 2, dps=40)) / (2 * h)
+        assert abs(solution.derivative("z") - expected) < mpmath.mpf(10) ** -15
 
 
 def test_equations_show_an_integral_and_do_not_eliminate():

@@ -294,11 +294,14 @@ def certify_taylor(compiled, exact_point, certificate, names, order, point):
     """Ball enclosures of the Taylor coefficients of unknowns and targets in parameters ``names``.
 
     The recursion starts from the certificate's box ``K``, with its coefficients and inverses.
-    Returns ``{name: {(i, j): [c_0, ..., c_order]}}`` of acb balls.
+    Returns ``{name: {(i, j): [c_0, ..., c_order]}}`` of acb balls. For a system with a law given by
+    a density the quadrature error of derivatives is not bounded: the coefficients of order 1 and
+    more are returned as unbounded balls (no digit certified), those of order 0 from the certificate.
     """
     if compiled.quadrature_error is not None:
-        raise CertificationError("the Taylor coefficients of a system with a law given by a density are not "
-                                 "certified (the quadrature error of derivatives is not bounded)")
+        unbounded = acb(arb(0, float("inf")), arb(0, float("inf")))
+        zeroth = dict(zip(compiled.system.unknowns, certificate.unknowns)) | certificate.targets
+        return {name: {entry: [value] + [unbounded] * order for entry, value in zeroth.items()} for name in names}
     with precision(bits=certificate.bits):
         arguments = [to_ball(v) for v in exact_point.values()]
         values = certificate.coefficients
