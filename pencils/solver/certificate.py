@@ -113,7 +113,7 @@ def _newton_step(compiled, values, u_mid, point):
     F = acb_mat([[f] for f in compiled.residual(values, u_mid, inv_mid)])
     J_mid = compiled.jacobian(values, inv_mid)
     try:
-        Y = acb_mat([[x.mid() for x in row] for row in acb_mat(J_mid).mid().inv().tolist()])
+        Y = acb_mat(J_mid).mid().inv().mid()
     except ZeroDivisionError:
         return "the Jacobian is singular at the solution (the root is not simple)"
     return inv_mid, Y, Y * F
@@ -134,8 +134,8 @@ def _krawczyk(compiled, values, u_mid, point, inflations, quadrature=None):
     eps = arb(2) ** (20 - flint.ctx.prec)
     step = _newton_step(compiled, values, u_mid, point)
     for _ in range(REFINEMENTS):  # Newton steps at the precision of the balls: a tighter midpoint, a smaller box
-        # until the correction is at the rounding level (where another step moves nothing)
-        if isinstance(step, str) or all(abs(step[2][i, 0]).upper() <= eps * abs(u_mid[i]).upper() for i in range(n)):
+        # until the correction is lost in its own rounding error (its ball contains 0: another step moves nothing)
+        if isinstance(step, str) or all(step[2][i, 0].contains(0) for i in range(n)):
             break
         u_mid = [(u_mid[i] - step[2][i, 0]).mid() for i in range(n)]
         step = _newton_step(compiled, values, u_mid, point)

@@ -281,17 +281,22 @@ def parameter_path(compiled, start, point, u0, steps, detour=0, **options):
     def bent(x):
         return (lambda t: x(_bend(t, detour))) if detour else x
 
-    exact = [bent(_interpolation(x, y)) for x, y in zip(a, b)]
     floats = [bent(_interpolation(as_float(x), as_float(y))) for x, y in zip(a, b)]
     moving = [name for name, x, y in zip(point, a, b) if x != y]
+    exact = []  # the same in mpmath numbers, made when first needed (the 20-digit fallback, a hint)
+
+    def exact_at(t):
+        if not exact:
+            exact.extend(bent(_interpolation(x, y)) for x, y in zip(a, b))
+        return [x(t) for x in exact]
 
     def family(t, use_exact):
         if use_exact:
-            return compiled.evaluate(*[x(t) for x in exact]), 1
+            return compiled.evaluate(*exact_at(t)), 1
         return compiled.evaluate_float(*[x(t) for x in floats]), 1
 
     def hint(t, u, *previous):
-        where = ", ".join(f"{name} = {mpmath.nstr(x(t), 6)}" for name, x in zip(point, exact) if name in moving)
+        where = ", ".join(f"{name} = {mpmath.nstr(x, 6)}" for name, x in zip(point, exact_at(t)) if name in moving)
         size = _size(u)
         if size > 1e6 * (1 + _size(u0)):
             return (f"the solution grows without bound along the path (|G| = {float(size):.3g} at {where}): the limit "

@@ -7,7 +7,7 @@ Jacobian is ``J = I - P[M^{-1} (d eta / d g) M^{-1}]``.
 import flint
 import mpmath
 import numpy as np
-from flint import acb_mat, arb
+from flint import acb, acb_mat, arb
 
 from .. import linalg
 from ..balls import mid_mpmath, to_ball
@@ -97,7 +97,7 @@ def _newton_float(compiled, values, u, point, max_iter, goal, scale):
 def polish(compiled, values, u, point, dps, max_iter):
     """Newton at the working precision from an approximate solution (:func:`_newton_midpoints`).
 
-    Returns ``(u, residual, iterations, inverses)``, ``inverses`` those of ``C - eta(u)``.
+    Returns ``(u, residual, iterations, targets)``, ``targets`` those read at ``u``.
 
     Where Newton gets close (residual below ``1e-12``) but no further and the Jacobian there is
     nearly singular (condition number above ``1e6``), the root is (nearly) double: the error says
@@ -128,10 +128,10 @@ def _newton_midpoints(compiled, values, u, point, max_iter, goal):
     converted exactly); every iteration evaluates ``F`` and ``J`` in ball arithmetic (C code
     instead of mpmath's Python arithmetic, four times faster on the DSM systems), solves
     ``J du = F`` by flint's floating-point LU and keeps the midpoint of ``u - du``. The tests
-    are those of :func:`newton`, on midpoints. Returns ``(u, residual, iterations, inverses)``
+    are those of :func:`newton`, on midpoints. Returns ``(u, residual, iterations, targets)``
     with ``u`` the mpmath numbers of the last iterate (exactly: its midpoints have at most
-    ``mpmath.mp.prec`` bits) and ``inverses`` the midpoints of ``M(u)^{-1}`` there, space by
-    space (for the checks and the targets, without inverting again).
+    ``mpmath.mp.prec`` bits) and ``targets`` read from the inverses there (midpoints; nothing
+    is inverted again for them).
     """
     with flint.ctx.workprec(mpmath.mp.prec):
         values = [to_ball(v) for v in values]
@@ -146,8 +146,8 @@ def _newton_midpoints(compiled, values, u, point, max_iter, goal):
             if not norm.is_finite():
                 break
             if all(size <= goal * max(1, abs(x).mid()) for size, x in zip(sizes, u)):
-                inverses = [[[mid_mpmath(x) for x in row] for row in inverse] for inverse in inverses]
-                return [mid_mpmath(x) for x in u], mid_mpmath(norm), iteration, inverses
+                targets = [mid_mpmath(t) for t in compiled.targets_of(values, inverses, zero=acb(0))]
+                return [mid_mpmath(x) for x in u], mid_mpmath(norm), iteration, targets
             if best is not None and norm > 1e3 * best and iteration > 3:
                 break
             best = norm if best is None else min(best, norm)

@@ -41,7 +41,7 @@ class Solution:
     """
 
     def __init__(self, compiled, point, exact_point, dps, u, residual, iterations, checks, path, certificate=None,
-                 inverses=None):
+                 targets=None):
         self._compiled = compiled
         self.system = compiled.system
         self.point = point
@@ -50,10 +50,11 @@ class Solution:
         self._u = u
         self.unknowns = dict(zip(self.system.unknowns, u))
         with mpmath.workdps(dps + GUARD):
-            values = compiled.evaluate(*point.values())
-            if inverses is None:  # else those of C - eta(u), known from the polish
+            if targets is None:  # else read at u by the polish
+                values = compiled.evaluate(*point.values())
                 inverses = compiled.inverses(compiled.matrices(values, u), point, u)
-            self.targets = dict(zip(self.system.targets, compiled.targets_of(values, inverses, zero=mpmath.mpf(0))))
+                targets = compiled.targets_of(values, inverses, zero=mpmath.mpf(0))
+            self.targets = dict(zip(self.system.targets, [+t for t in targets]))
         self.residual = residual
         self.iterations = iterations
         self.certificate = certificate

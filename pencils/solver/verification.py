@@ -12,19 +12,19 @@ from ..exceptions import AdmissibilityError, ConvergenceError
 __all__ = ["verify", "stieltjes_sign", "imaginary_part_eigenvalues"]
 
 
-def verify(compiled, values, u, point, dps, tol, inverses=None):
-    """Check a polished solution ``u``; return ``(u, residual, checks, inverses)`` or raise.
+def verify(compiled, values, u, point, dps, tol, residual=None):
+    """Check a polished solution ``u``; return ``(u, residual, checks)`` or raise.
 
-    ``inverses`` are those of ``C - eta(u)`` when known (computed here otherwise); the ones
-    returned belong to the ``u`` returned (``None`` when the imaginary parts of ``u`` were
-    dropped at a real point). Raises :class:`~pencils.exceptions.ConvergenceError` for a
-    residual above ``tol max(1, |u|)`` or a non-finite value and
-    :class:`~pencils.exceptions.AdmissibilityError` for a solution that cannot be a Stieltjes
-    transform (complex at a real point; wrong sign of ``Im G``).
+    ``residual``, when known, is ``max |F(u)|`` (computed here otherwise). At a real point the
+    ``u`` returned drops the imaginary parts (a new list only where one is not 0). Raises
+    :class:`~pencils.exceptions.ConvergenceError` for a residual above ``tol max(1, |u|)`` or a
+    non-finite value and :class:`~pencils.exceptions.AdmissibilityError` for a solution that
+    cannot be a Stieltjes transform (complex at a real point; wrong sign of ``Im G``).
     """
-    if inverses is None:
+    inverses = None
+    if residual is None:
         inverses = compiled.inverses(compiled.matrices(values, u), point, u)
-    residual = max((abs(f) for f in compiled.residual(values, u, inverses)), default=mpmath.mpf(0))
+        residual = max((abs(f) for f in compiled.residual(values, u, inverses)), default=mpmath.mpf(0))
     checks = []
     size = max([mpmath.mpf(1)] + [abs(x) for x in u])
     if not residual <= tol * size:
@@ -47,10 +47,12 @@ def verify(compiled, values, u, point, dps, tol, inverses=None):
             )
         checks.append("real")
         if any(mpmath.im(x) != 0 for x in u):
-            u, inverses = [mpmath.re(x) for x in u], None
+            u = [mpmath.re(x) for x in u]
         if compiled.symmetric and _stieltjes_response(compiled, values, u, point, small):
             checks.append("stieltjes")
     elif compiled.symmetric and (sign := stieltjes_sign(compiled, values)):
+        if inverses is None:
+            inverses = compiled.inverses(compiled.matrices(values, u), point, u)
         for inv in inverses:
             if any(sign * e > small for e in imaginary_part_eigenvalues(inv)):
                 raise AdmissibilityError(
@@ -59,7 +61,7 @@ def verify(compiled, values, u, point, dps, tol, inverses=None):
                     point, residual, u,
                 )
         checks.append("stieltjes")
-    return u, residual, tuple(checks), inverses
+    return u, residual, tuple(checks)
 
 
 def imaginary_part_eigenvalues(A):
