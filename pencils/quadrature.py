@@ -23,7 +23,7 @@ sum_k nu_k F(t_k)`` exactly, with ``F = l^p g f`` and ``int f dH = int F omega d
 its Chebyshev coefficients satisfy ``|a_0| <= M``, ``|a_k| <= 2 M rho^-k``
 (Trefethen, *Approximation Theory and Approximation Practice*, Thm 8.1), so the
 Chebyshev truncation ``p`` of degree ``2n - 1`` is within
-``2 M rho^(-2n) / (rho - 1)`` of ``F`` on ``[-1, 1]`` (Thm 8.2). Then
+``2 M rho^(-2n) / (rho - 1)`` of ``F`` on ``[-1, 1]`` (Thm 8.2). Then::
 
     |int F omega - sum nu_k F(t_k)|
         <= |int (F - p) omega| + |sum nu_k (F - p)(t_k)| + |int p omega - sum nu_k p(t_k)|
