@@ -104,23 +104,54 @@ def _box(u, radii):
     return [acb(arb(x.real.mid(), r), arb(x.imag.mid(), r)) for x, r in zip(u, radii)]
 
 
-def _newton_step(compiled, values, u_mid, point):
-    """``(inverses at u~, Y, Y F(u~))`` with ``Y`` the midpoint inverse of the Jacobian, or a reason."""
+def _newton_step(compiled, values, u_mid, point, Y=None):
+    """``(inverses at u~, Y, Y F(u~))`` with ``Y`` the midpoint inverse of the Jacobian at ``u~``
+    (unless given), or a reason."""
     try:
         inv_mid = compiled.inverses(compiled.matrices(values, u_mid), point, None)
     except Exception:  # a ball matrix that may be singular
         return "C - eta(G) is not provably invertible at the solution"
     F = acb_mat([[f] for f in compiled.residual(values, u_mid, inv_mid)])
-    J_mid = compiled.jacobian(values, inv_mid)
-    try:
-        Y = acb_mat(J_mid).mid().inv().mid()
-    except ZeroDivisionError:
-        return "the Jacobian is singular at the solution (the root is not simple)"
+    if Y is None:
+        Y = _approximate_inverse(compiled.jacobian(values, inv_mid))
+        if Y is None:
+            return "the Jacobian is singular at the solution (the root is not simple)"
     return inv_mid, Y, Y * F
 
 
-def _krawczyk(compiled, values, u_mid, point, inflations, quadrature=None):
+def _approximate_inverse(J):
+    """The inverse of the midpoint of ``J`` (a list of lists or an acb_mat), as exact balls; None if singular."""
+    try:
+        return acb_mat(J).mid().inv().mid()
+    except ZeroDivisionError:
+        return None
+
+
+def _refine(compiled, values, u_mid, point, Y=None):
+    """Up to ``REFINEMENTS`` Newton steps from ``u_mid`` (with ``Y`` when given, else the Jacobian's
+    inverse at each midpoint), until the correction is lost in its own rounding error (its ball
+    contains 0: another step moves nothing). Returns ``(u_mid, step, converged)``."""
+    n = len(u_mid)
+    step = _newton_step(compiled, values, u_mid, point, Y)
+    for refinement in range(REFINEMENTS + 1):
+        if isinstance(step, str):
+            return u_mid, step, False
+        if all(step[2][i, 0].contains(0) for i in range(n)):
+            return u_mid, step, True
+        if refinement == REFINEMENTS:
+            return u_mid, step, False
+        u_mid = [(u_mid[i] - step[2][i, 0]).mid() for i in range(n)]
+        step = _newton_step(compiled, values, u_mid, point, Y)
+
+
+def _krawczyk(compiled, values, u_mid, point, inflations, quadrature=None, jacobian=None):
     """The Krawczyk test around ``u_mid`` (exact balls); returns ``(K, radius)`` or ``(None, reason)``.
+
+    ``Y`` in the test may be any matrix; a good approximate inverse of the Jacobian at the root
+    makes it close. With ``jacobian`` (an approximation of the Jacobian at ``u_mid``, e.g. the last
+    one of the polish) ``Y`` is its midpoint inverse, kept through the refinements as long as they
+    converge; otherwise, or if they do not, ``Y`` is the midpoint inverse of the Jacobian at each
+    refined midpoint.
 
     The box has one radius per unknown, a multiple of the Newton correction ``|Y F(u~)|_i`` or of
     the rounding level ``eps |u~_i|``, whichever is larger: unknowns of very different sizes
@@ -132,13 +163,13 @@ def _krawczyk(compiled, values, u_mid, point, inflations, quadrature=None):
     if n == 0:
         return [], 0.0
     eps = arb(2) ** (20 - flint.ctx.prec)
-    step = _newton_step(compiled, values, u_mid, point)
-    for _ in range(REFINEMENTS):  # Newton steps at the precision of the balls: a tighter midpoint, a smaller box
-        # until the correction is lost in its own rounding error (its ball contains 0: another step moves nothing)
-        if isinstance(step, str) or all(step[2][i, 0].contains(0) for i in range(n)):
-            break
-        u_mid = [(u_mid[i] - step[2][i, 0]).mid() for i in range(n)]
-        step = _newton_step(compiled, values, u_mid, point)
+    # Newton steps at the precision of the balls: a tighter midpoint, a smaller box
+    Y = None if jacobian is None else _approximate_inverse(jacobian)
+    converged = False
+    if Y is not None:
+        u_mid, step, converged = _refine(compiled, values, u_mid, point, Y)
+    if not converged:
+        u_mid, step, _ = _refine(compiled, values, u_mid, point)
     if isinstance(step, str):
         return None, step
     _, Y, YF = step
@@ -175,7 +206,7 @@ def _krawczyk(compiled, values, u_mid, point, inflations, quadrature=None):
     return None, reason
 
 
-def certify(compiled, exact_point, u, point, dps, bits=None):
+def certify(compiled, exact_point, u, point, dps, bits=None, jacobian=None):
     """Certify the solution ``u`` (mpmath numbers) of a compiled system at ``exact_point``.
 
     Parameters
@@ -190,6 +221,9 @@ def certify(compiled, exact_point, u, point, dps, bits=None):
     dps : int
         The working precision; the ball arithmetic runs at ``dps + GUARD + EXTRA_DIGITS`` digits,
         after ``REFINEMENTS`` Newton steps that bring the midpoint to that precision.
+    jacobian : acb_mat, optional
+        An approximation of the Jacobian at ``u`` (the polish's last): its midpoint inverse is the
+        ``Y`` of the test, which saves evaluating the Jacobian at the midpoints (see :func:`_krawczyk`).
 
     Returns
     -------
@@ -210,7 +244,7 @@ def certify(compiled, exact_point, u, point, dps, bits=None):
         quadrature = _quadrature(compiled, arguments, u_mid, dps)
         if isinstance(quadrature, str):
             return Certificate(False, quadrature, bits=bits)
-        K, info = _krawczyk(compiled, values, u_mid, point, INFLATIONS, quadrature and quadrature[:3])
+        K, info = _krawczyk(compiled, values, u_mid, point, INFLATIONS, quadrature and quadrature[:3], jacobian)
         if K is None:
             return Certificate(False, info, bits=bits)
         try:

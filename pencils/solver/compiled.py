@@ -132,8 +132,12 @@ class CompiledSystem:
         return values
 
     def matrices(self, values, u, scale=1):
-        """``M = C - scale * eta(G)`` space by space."""
-        return [linalg.sub(C, linalg.scaled(scale, E)) for C, E in zip(self.constant(values), self.eta(values, u))]
+        """``M = C - scale * eta(G)`` space by space (each term subtracted where it sits)."""
+        Ms = self.constant(values)
+        unit = _is_one(scale)
+        for (s, r, c, k), v in zip(self.terms, values[len(self.constants):]):
+            Ms[s][r][c] -= v * u[k] if unit else scale * v * u[k]
+        return Ms
 
     def inverses(self, Ms, point, u):
         try:
@@ -166,8 +170,12 @@ class CompiledSystem:
             for w, s, a, b in readout:
                 inv = inverses[s]
                 weight = scale if w is None else scale * values[w]
-                for r, c, k, n in self._terms_of_block[s]:
-                    J[row][k] -= weight * values[nc + n] * inv[a][r] * inv[c][b]
+                if _is_one(weight):  # no product
+                    for r, c, k, n in self._terms_of_block[s]:
+                        J[row][k] -= values[nc + n] * inv[a][r] * inv[c][b]
+                else:
+                    for r, c, k, n in self._terms_of_block[s]:
+                        J[row][k] -= weight * values[nc + n] * inv[a][r] * inv[c][b]
         return J
 
     def series(self, values, directions, u, point, inverses=None):
@@ -338,6 +346,11 @@ def _accumulate(indices, weights, size):
     if weights.dtype.kind == "c":
         return (np.bincount(indices, weights.real, size) + 1j * np.bincount(indices, weights.imag, size))
     return np.bincount(indices, weights, size)
+
+
+def _is_one(x):
+    """Whether ``x`` is the exact integer 1 (a factor that needs no product)."""
+    return type(x) is int and x == 1
 
 
 def _is_symmetric(pencil):

@@ -141,26 +141,27 @@ def solve(system, at, dps=30, tol=None, max_iter=None, start=None, previous=None
                 first_guess = None if predictor is None else [to_mpmath(x) for x in predictor]
                 u, total = parameter_path(compiled, previous.point, point, previous._u, steps,
                                           first_step=1, first_guess=first_guess)
-                u, residual, checks, iterations, work, targets = _polish(compiled, exact_point, point, values, u,
-                                                                           dps, max_iter, tol)
+                u, residual, checks, iterations, work, known = _polish(compiled, exact_point, point, values, u,
+                                                                        dps, max_iter, tol)
                 path = "warm start"
             except (ConvergenceError, SingularPointError, AdmissibilityError):
                 u = None  # start afresh
         if u is None:
             u, total, path, start = _cold_or_from_small(compiled, values, point, at, start, steps, method)
             try:
-                u, residual, checks, iterations, work, targets = _polish(compiled, exact_point, point, values, u,
-                                                                           dps, max_iter, tol)
+                u, residual, checks, iterations, work, known = _polish(compiled, exact_point, point, values, u,
+                                                                        dps, max_iter, tol)
             except AdmissibilityError:
                 if path != REGULARISED:
                     raise
                 # beside a nearly double root float64 may end between the two roots: again at 20 digits
                 u, total = regularised_path(compiled, values, point, steps, float64=False)
-                u, residual, checks, iterations, work, targets = _polish(compiled, exact_point, point, values, u,
-                                                                           dps, max_iter, tol)
+                u, residual, checks, iterations, work, known = _polish(compiled, exact_point, point, values, u,
+                                                                        dps, max_iter, tol)
         if second_path and not compiled.symmetric and compiled.unknowns:
             checks = checks + (_second_path(compiled, values, point, u, path, at, start, steps, method, previous),)
-    certificate = certify_solution(compiled, exact_point, u, point, work) if certify else None
+    targets, jacobian = known
+    certificate = certify_solution(compiled, exact_point, u, point, work, jacobian=jacobian) if certify else None
     return Solution(compiled, point, exact_point, dps, u, residual, total + iterations, checks, path, certificate,
                     targets)
 
@@ -190,18 +191,18 @@ def _polish(compiled, exact_point, point, values, u, dps, max_iter, tol):
 
     ``point`` and ``values`` are the point and the coefficients at ``dps`` digits, evaluated
     again only when more digits are needed. Returns ``(u, residual, checks, iterations, work,
-    targets)``, ``work`` the digits used, ``targets`` read at ``u`` by the polish (``None`` when
-    the verification changed ``u``).
+    (targets, jacobian))``, ``work`` the digits used, ``targets`` read at ``u`` by the polish and
+    its last Jacobian (``None`` when the verification changed ``u``).
     """
     work = dps + _scale_digits(u)
     with mpmath.workdps(work + GUARD):
         if work > dps:
             point = _mpmath_point(exact_point)
             values = compiled.evaluate(*point.values())
-        polished, residual, iterations, targets = polish(compiled, values, u, point, work,
-                                                         max_iter + (work - dps) // 10)
+        polished, residual, iterations, targets, jacobian = polish(compiled, values, u, point, work,
+                                                                   max_iter + (work - dps) // 10)
         u, residual, checks = verify(compiled, values, polished, point, dps, tol, residual)
-    return u, residual, checks, iterations, work, targets if u is polished else None
+    return u, residual, checks, iterations, work, (targets, jacobian) if u is polished else (None, None)
 
 
 def _cold_or_from_small(compiled, values, point, at, start, steps, method):

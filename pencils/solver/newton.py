@@ -97,7 +97,7 @@ def _newton_float(compiled, values, u, point, max_iter, goal, scale):
 def polish(compiled, values, u, point, dps, max_iter):
     """Newton at the working precision from an approximate solution (:func:`_newton_midpoints`).
 
-    Returns ``(u, residual, iterations, targets)``, ``targets`` those read at ``u``.
+    Returns ``(u, residual, iterations, targets, jacobian)`` (see :func:`_newton_midpoints`).
 
     Where Newton gets close (residual below ``1e-12``) but no further and the Jacobian there is
     nearly singular (condition number above ``1e6``), the root is (nearly) double: the error says
@@ -128,16 +128,17 @@ def _newton_midpoints(compiled, values, u, point, max_iter, goal):
     converted exactly); every iteration evaluates ``F`` and ``J`` in ball arithmetic (C code
     instead of mpmath's Python arithmetic, four times faster on the DSM systems), solves
     ``J du = F`` by flint's floating-point LU and keeps the midpoint of ``u - du``. The tests
-    are those of :func:`newton`, on midpoints. Returns ``(u, residual, iterations, targets)``
-    with ``u`` the mpmath numbers of the last iterate (exactly: its midpoints have at most
-    ``mpmath.mp.prec`` bits) and ``targets`` read from the inverses there (midpoints; nothing
-    is inverted again for them).
+    are those of :func:`newton`, on midpoints. Returns ``(u, residual, iterations, targets,
+    jacobian)`` with ``u`` the mpmath numbers of the last iterate (exactly: its midpoints have at
+    most ``mpmath.mp.prec`` bits), ``targets`` read from the inverses there (midpoints; nothing
+    is inverted again for them) and the last Jacobian (at the iterate before; ``None`` if no step
+    was taken), an approximate Jacobian at the root for the certificate.
     """
     with flint.ctx.workprec(mpmath.mp.prec):
         values = [to_ball(v) for v in values]
         u = [to_ball(x) for x in u]
         goal = to_ball(goal).real
-        best = norm = None
+        best = norm = jacobian = None
         for iteration in range(max_iter + 1):
             inverses = compiled.inverses(compiled.matrices(values, u), point, None)
             F = compiled.residual(values, u, inverses)
@@ -147,12 +148,13 @@ def _newton_midpoints(compiled, values, u, point, max_iter, goal):
                 break
             if all(size <= goal * max(1, abs(x).mid()) for size, x in zip(sizes, u)):
                 targets = [mid_mpmath(t) for t in compiled.targets_of(values, inverses, zero=acb(0))]
-                return [mid_mpmath(x) for x in u], mid_mpmath(norm), iteration, targets
+                return [mid_mpmath(x) for x in u], mid_mpmath(norm), iteration, targets, jacobian
             if best is not None and norm > 1e3 * best and iteration > 3:
                 break
             best = norm if best is None else min(best, norm)
+            jacobian = acb_mat(compiled.jacobian(values, inverses))
             try:
-                du = acb_mat(compiled.jacobian(values, inverses)).solve(acb_mat([[f] for f in F]), algorithm="approx")
+                du = jacobian.solve(acb_mat([[f] for f in F]), algorithm="approx")
             except ZeroDivisionError:
                 raise SingularPointError("singular Jacobian in Newton's method", point=point, residual=mid_mpmath(norm),
                                          iterate=[mid_mpmath(x) for x in u]) from None
