@@ -156,7 +156,7 @@ def test_dsm_round_trip(file):
 
 
 def test_dsm_pencils_exist():
-    assert len(DSM_PENCILS) == 6  # m = 1, m = inf and replicated m, isotropic and structured
+    assert len(DSM_PENCILS) == 8  # m = 1, m = inf, replicated m and its fresh-noise form; isotropic and structured
 
 
 def test_round_trip_of_printed_coefficients():
