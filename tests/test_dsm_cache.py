@@ -62,7 +62,7 @@ def _rewrite(path, content):
 def bits(result):
     """Everything a result holds, balls as exact (midpoint, radius) pairs."""
     balls = [(getattr(result, n).mid().man_exp(), getattr(result, n).rad().man_exp()) for n in result.FIELDS]
-    other = (result.activation, result.t, result.psi_d, result.dps, result.prec, result.degenerate,
+    other = (result.activation, result.t, result.trace, result.dps, result.prec, result.degenerate,
              result.certified, result.error_kind, result.note, result.error)
     return balls, other
 
@@ -195,7 +195,7 @@ def test_the_key_holds_what_the_constants_depend_on(folder, monkeypatch, compute
     for t in (0.1, Fraction(1, 10), "1e-1", " 0.10"):  # the same exact t: one file
         gaussian_equivalence("erf", t, dps=30)
     new_process(monkeypatch)
-    gaussian_equivalence("erf", Fraction(1, 10), psi_d=1.0, dps=30)
+    gaussian_equivalence("erf", Fraction(1, 10), data=1.0, dps=30)
     assert len(files(folder)) == 1 and computed == [30]
     for args in (("erf", "0.1000000000000000000000001"), ("erf", "0.1", "0.5"), ("tanh", "0.1"),
                  ("relu", "0.1"), ("poly:1,0.5", "0.1"), ("poly:1,0.25", "0.1")):

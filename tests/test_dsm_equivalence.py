@@ -135,7 +135,7 @@ def test_cubic_kappa_is_rho_cubed():
     [("erf", erf_closed_form), ("relu", relu_closed_form)],
 )
 def test_structured_data(spec, closed_form):
-    result = gaussian_equivalence(spec, "0.5", psi_d="0.3", dps=30)
+    result = gaussian_equivalence(spec, "0.5", "0.3", dps=30)
     with mp.workdps(60):
         t, psi = mp.mpf("0.5"), mp.mpf("0.3")
         gamma = mp.exp(-2 * t) * psi + 1 - mp.exp(-2 * t)
@@ -192,7 +192,7 @@ def _within(samples, value, sigmas=5):
 @pytest.mark.parametrize("psi_d", [1.0, 0.4])
 def test_tanh_against_monte_carlo(psi_d):
     t = 0.3
-    result = gaussian_equivalence("tanh", t, psi_d=psi_d, dps=20)
+    result = gaussian_equivalence("tanh", t, psi_d, dps=20)
     mu1, gamma = float(result.mu1), float(result.gamma)
     a, h = math.exp(-t), -math.expm1(-2 * t)
     u, v1, v2 = np.random.default_rng(7).standard_normal((3, 2_000_000))
@@ -227,8 +227,8 @@ def test_float_times_are_read_as_decimals():
         {"t": -1},
         {"t": "abc"},
         {"t": float("inf")},
-        {"t": 1, "psi_d": 0},
-        {"t": 1, "psi_d": "1.5"},
+        {"t": 1, "data": 0},
+        {"t": 1, "data": "-1.5"},
         {"t": 1, "dps": 14},
         {"t": 1, "dps": 20.0},
         {"t": 1, "dps": True},
@@ -270,7 +270,7 @@ def _user_erf():
 
 
 def test_user_activation_is_an_estimate():
-    result = gaussian_equivalence(_user_erf(), "0.5", psi_d="0.5", dps=20)
+    result = gaussian_equivalence(_user_erf(), "0.5", "0.5", dps=20)
     assert (result.certified, result.error_kind) == (False, "estimate")
     assert "estimate" in result.note and "no bound" in result.note
     with mp.workdps(60):

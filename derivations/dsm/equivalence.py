@@ -1,13 +1,19 @@
 """Gaussian-equivalence constants of the DSM random-features model, as balls.
 
-For the pre-activation law ``g ~ N(0, Γ)``, ``Γ = a_t² ψ_D + h_t``
-(``a_t = e^{-t}``, ``h_t = 1 - e^{-2t}``; ``Γ = 1`` when ``ψ_D = 1``),
-MODEL.md §5 defines
+For the pre-activation law ``g ~ N(0, Γ)``, ``Γ = a_t² s² + h_t`` with
+``s² = tr(C)/d`` the mean eigenvalue of the data covariance (``ψ_D`` for data on
+a subspace, 1 for isotropic data; ``a_t = e^{-t}``, ``h_t = 1 - e^{-2t}``;
+``Γ = 1`` when ``s² = 1``), MODEL.md §5 defines
 
 * ``μ_1 = E[g ϱ(g)] / Γ``,
 * ``μ_*² = E[ϱ(g)²] - Γ μ_1² = E[(ϱ(g) - μ_1 g)²]``,
 * ``κ_t = E_u[(E_v ϱ(c u + sqrt(h_t) v) - μ_1 c u)²] / μ_*²``,
-  ``u, v ~ N(0, 1)``, ``c = a_t s``, ``s² = ψ_D``.
+  ``u, v ~ N(0, 1)``, ``c = a_t s``.
+
+They depend on the data only through ``s²`` (the pre-activations ``w·y/√d``
+of the rows of ``W`` have variance ``wᵀ(a_t² C + h_t)w/d → Γ``, two noisy copies of
+one clean point covariance ``a_t² wᵀCw/d → c²``), so they are computed and kept
+per ``s²``: a :class:`~derivations.dsm.data.DataModel` passes its ``trace``.
 
 With ``g_{1,2} = c u + sqrt(h_t) v_{1,2}`` (variance ``Γ``, covariance
 ``c²``, correlation ``ρ = c²/Γ``) and Stein's lemma the numerator of ``κ_t``
@@ -42,7 +48,7 @@ For the shipped activations the balls contain the exact values:
 
 The binary precision starts at ``dps log2(10)`` plus guard bits for the
 cancellations (``log2(1/h_t)`` for ``1 - κ_t`` at small ``t``; ``6 t log2 e``
-and ``3 log2(1/ψ_D)`` for ``κ_t ~ c⁶`` at large ``t``) and is raised until
+and ``3 log2(1/s²)`` (when ``s² < 1``) for ``κ_t ~ c⁶`` at large ``t``) and is raised until
 every ball has relative radius at most ``10^-(dps+3)``
 (:class:`QuadratureError` otherwise).
 
@@ -137,15 +143,15 @@ class GaussianEquivalence:
     ----------
     activation : str
         Name of the activation.
-    t, psi_d : Fraction
-        Diffusion time and subspace fraction ``ψ_D``, exact.
+    t, trace : Fraction
+        Diffusion time and ``s² = tr(C)/d`` (``ψ_D`` for data on a subspace), exact.
     dps : int
         Requested significant digits.
     prec : int
         Binary precision of the balls (the working precision).
     a_t, h_t, gamma : flint.arb
         ``e^{-t}``, ``1 - e^{-2t}`` and the pre-activation variance ``Γ``
-        (exactly 1 when ``ψ_D = 1``).
+        (exactly 1 when ``s² = 1``).
     shift : flint.arb
         Constant subtracted from the activation to centre it for ``N(0, Γ)``
         (``sqrt(Γ/(2π))`` for the centred ReLU, 0 for odd activations).
@@ -169,7 +175,7 @@ class GaussianEquivalence:
 
     activation: str
     t: Fraction
-    psi_d: Fraction
+    trace: Fraction
     dps: int
     prec: int
     a_t: arb
@@ -259,11 +265,11 @@ def _q(value: Fraction) -> arb:
 # ---------------------------------------------------------------------------
 
 
-def _basics(t: Fraction, psi_d: Fraction) -> dict:
-    tt, psi = _q(t), _q(psi_d)
+def _basics(t: Fraction, trace: Fraction) -> dict:
+    tt, psi = _q(t), _q(trace)
     a = (-tt).exp()
     h = -((-2 * tt).expm1())
-    gamma = arb(1) if psi_d == 1 else 1 - a * a * (1 - psi)
+    gamma = arb(1) if trace == 1 else 1 - a * a * (1 - psi)
     c = a * psi.sqrt()
     return {"a_t": a, "h_t": h, "gamma": gamma, "c": c, "c2": a * a * psi}
 
@@ -529,9 +535,9 @@ def _tanh_kappa_numerator(c: arb, h: arb, mu1: arb, prec: int) -> arb:
 _FAMILIES = {"relu": _relu, "erf": _erf, "tanh": _tanh}
 
 
-def _certified(act: Activation, t: Fraction, psi_d: Fraction, prec: int) -> dict:
+def _certified(act: Activation, t: Fraction, trace: Fraction, prec: int) -> dict:
     with flint.ctx.workprec(prec):
-        b = _basics(t, psi_d)
+        b = _basics(t, trace)
         if act.family == "poly":
             values = _poly(b, act.coefficients)
         else:
@@ -541,12 +547,12 @@ def _certified(act: Activation, t: Fraction, psi_d: Fraction, prec: int) -> dict
         return values
 
 
-def _guard_bits(t: Fraction, psi_d: Fraction) -> int:
+def _guard_bits(t: Fraction, trace: Fraction) -> int:
     """Guard bits for the cancellations at small and large ``t``."""
-    tf, psi = float(t), float(psi_d)
+    tf, psi = float(t), float(trace)
     h = -math.expm1(-2 * tf)
     small_t = math.log2(1 / h) if h > 0 else 0.0
-    large_t = 6 * tf / math.log(2) + 3 * math.log2(1 / psi)
+    large_t = 6 * tf / math.log(2) + 3 * max(0.0, math.log2(1 / psi))
     return _BASE_GUARD_BITS + math.ceil(max(small_t, 0.0)) + math.ceil(large_t)
 
 
@@ -560,17 +566,17 @@ def _worst(values: dict) -> float:
 # ---------------------------------------------------------------------------
 
 
-def _guard_digits(t: Fraction, psi_d: Fraction) -> int:
+def _guard_digits(t: Fraction, trace: Fraction) -> int:
     """Guard digits (mpmath path) for the cancellations at large and small ``t``."""
-    tf, psi = float(t), float(psi_d)
+    tf, psi = float(t), float(trace)
     h = -math.expm1(-2 * tf)
-    large_t = 3 * tf / math.log(10) + 1.5 * math.log10(1 / psi)
+    large_t = 3 * tf / math.log(10) + 1.5 * max(0.0, math.log10(1 / psi))
     small_t = math.log10(1 / h) if h > 0 else 0.0
     return _BASE_GUARD + math.ceil(large_t) + math.ceil(max(small_t, 0.0))
 
 
 def _constants(
-    activation: Activation, t: Fraction, psi_d: Fraction, dps: int, digits: int, target: int
+    activation: Activation, t: Fraction, trace: Fraction, dps: int, digits: int, target: int
 ) -> dict:
     """μ_1, μ_*², κ_t and E ϱ² by mpmath quadrature with ``digits`` working digits.
 
@@ -580,7 +586,7 @@ def _constants(
     """
     with mp.workdps(digits):
         t_mp = mp.mpf(t.numerator) / t.denominator
-        psi = mp.mpf(psi_d.numerator) / psi_d.denominator
+        psi = mp.mpf(trace.numerator) / trace.denominator
         a = mp.exp(-t_mp)
         h = -mp.expm1(-2 * t_mp)
         gamma = 1 - a * a * (1 - psi)
@@ -618,23 +624,23 @@ def _constants(
         return values
 
 
-def _estimate_precision(t: Fraction, psi_d: Fraction, dps: int) -> int:
+def _estimate_precision(t: Fraction, trace: Fraction, dps: int) -> int:
     """Binary precision of the balls of an estimate (that of its finer mpmath run)."""
-    return math.ceil((dps + _guard_digits(t, psi_d) + _CHECK_DIGITS) * _LOG2_10) + 16
+    return math.ceil((dps + _guard_digits(t, trace) + _CHECK_DIGITS) * _LOG2_10) + 16
 
 
-def _estimated(act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> tuple[dict, int]:
-    guard = _guard_digits(t, psi_d)
-    coarse = _constants(act, t, psi_d, dps, dps + guard, dps + 5)
+def _estimated(act: Activation, t: Fraction, trace: Fraction, dps: int) -> tuple[dict, int]:
+    guard = _guard_digits(t, trace)
+    coarse = _constants(act, t, trace, dps, dps + guard, dps + 5)
     fine_digits = dps + guard + _CHECK_DIGITS
-    fine = _constants(act, t, psi_d, dps, fine_digits, dps + 5 + _CHECK_DIGITS)
+    fine = _constants(act, t, trace, dps, fine_digits, dps + 5 + _CHECK_DIGITS)
     if coarse["degenerate"] != fine["degenerate"]:
         raise QuadratureError(
             "mu_star_sq of %r is zero at one precision and not at the other" % act.name
         )
-    prec = _estimate_precision(t, psi_d, dps)
+    prec = _estimate_precision(t, trace, dps)
     with flint.ctx.workprec(prec):
-        b = _basics(t, psi_d)
+        b = _basics(t, trace)
 
         def ball(name, mid=None, other=None):
             value = fine[name] if mid is None else mid
@@ -672,9 +678,9 @@ def _goal(dps: int, certified: bool) -> float:
     return 10.0 ** -(dps + _EXTRA_DIGITS) if certified else 10.0 ** (5 - dps)
 
 
-def _start_precision(t: Fraction, psi_d: Fraction, dps: int) -> int:
+def _start_precision(t: Fraction, trace: Fraction, dps: int) -> int:
     """Binary precision a proven computation starts at (raised if a radius is too wide)."""
-    return math.ceil(dps * _LOG2_10) + _guard_bits(t, psi_d)
+    return math.ceil(dps * _LOG2_10) + _guard_bits(t, trace)
 
 
 def _storable(values: dict) -> dict:
@@ -686,13 +692,13 @@ def _storable(values: dict) -> dict:
     return {**values, **{name: disk.storable(values[name]) for name in GaussianEquivalence.FIELDS}}
 
 
-def _compute(act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> GaussianEquivalence:
+def _compute(act: Activation, t: Fraction, trace: Fraction, dps: int) -> GaussianEquivalence:
     """The constants, computed (no cache); arguments already checked."""
     if act.family in _PROVEN:
         goal = _goal(dps, True)
-        prec = _start_precision(t, psi_d, dps)
+        prec = _start_precision(t, trace, dps)
         for _ in range(_RETRIES):
-            values = _storable(_certified(act, t, psi_d, prec))
+            values = _storable(_certified(act, t, trace, prec))
             worst = _worst(values)
             if worst <= goal:
                 break
@@ -700,12 +706,12 @@ def _compute(act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> Gaussia
             prec += max(32, math.ceil(missing) + 16)
         else:
             raise QuadratureError(
-                "Gaussian-equivalence constants of %r at t=%s, psi_d=%s: relative radius %.3g "
-                "above 1e-%d at %d bits" % (act.name, t, psi_d, worst, dps + 3, prec)
+                "Gaussian-equivalence constants of %r at t=%s, trace=%s: relative radius %.3g "
+                "above 1e-%d at %d bits" % (act.name, t, trace, worst, dps + 3, prec)
             )
         certified, kind = True, "proven"
     else:
-        values, prec = _estimated(act, t, psi_d, dps)
+        values, prec = _estimated(act, t, trace, dps)
         values = _storable(values)
         worst = _worst(values)
         if worst > _goal(dps, False):
@@ -717,7 +723,7 @@ def _compute(act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> Gaussia
     return GaussianEquivalence(
         activation=act.name,
         t=t,
-        psi_d=psi_d,
+        trace=trace,
         dps=dps,
         prec=prec,
         **{name: values[name] for name in GaussianEquivalence.FIELDS},
@@ -747,7 +753,7 @@ except (OSError, TypeError):
 _MEMORY: dict = {}
 
 
-def _keys(spec, act: Activation, t: Fraction, psi_d: Fraction):
+def _keys(spec, act: Activation, t: Fraction, trace: Fraction):
     """The in-process key and the disk key (None: not on disk) of a call.
 
     A shipped activation is defined by its name, family and exact
@@ -761,13 +767,13 @@ def _keys(spec, act: Activation, t: Fraction, psi_d: Fraction):
             "constants": "gaussian_equivalence",
             "activation": definition,
             "t": str(t),
-            "psi_d": str(psi_d),
+            "trace": str(trace),
             "code": _CODE,
             "python-flint": flint.__version__,
         }
-        memory = ("shipped", act.name, act.family, act.coefficients, t, psi_d)
+        memory = ("shipped", act.name, act.family, act.coefficients, t, trace)
         return memory, (disk if _CODE is not None else None)
-    memory = ("user", act if isinstance(spec, Activation) else spec, t, psi_d)
+    memory = ("user", act if isinstance(spec, Activation) else spec, t, trace)
     try:
         hash(memory)
     except TypeError:
@@ -789,7 +795,7 @@ def _record(ge: GaussianEquivalence) -> dict:
     }
 
 
-def _from_record(record: dict, act: Activation, t: Fraction, psi_d: Fraction, dps: int):
+def _from_record(record: dict, act: Activation, t: Fraction, trace: Fraction, dps: int):
     """The result a record holds, or None if it is malformed or its radii miss the contract."""
     balls, fields = record["balls"], record["fields"]
     prec, degenerate, certified = fields.get("prec"), fields.get("degenerate"), fields.get("certified")
@@ -806,12 +812,12 @@ def _from_record(record: dict, act: Activation, t: Fraction, psi_d: Fraction, dp
     if not worst <= _goal(dps, certified):
         return None
     return GaussianEquivalence(
-        activation=act.name, t=t, psi_d=psi_d, dps=dps, prec=prec, **balls,
+        activation=act.name, t=t, trace=trace, dps=dps, prec=prec, **balls,
         degenerate=degenerate, certified=certified, error_kind=kind, note=note, error=worst,
     )
 
 
-def _cached(spec, act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> GaussianEquivalence:
+def _cached(spec, act: Activation, t: Fraction, trace: Fraction, dps: int) -> GaussianEquivalence:
     """The constants at ``dps`` from the caches, else computed and added to them.
 
     Each precision is kept: a precision already returned (in this process or
@@ -820,21 +826,21 @@ def _cached(spec, act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> Ga
     and not a higher one rounded: a result must not depend on what the cache
     happened to hold).
     """
-    memory_key, disk_key = _keys(spec, act, t, psi_d)
+    memory_key, disk_key = _keys(spec, act, t, trace)
     if memory_key is None:
-        return _compute(act, t, psi_d, dps)
+        return _compute(act, t, trace, dps)
     levels = _MEMORY.setdefault(memory_key, {})
     if dps in levels:
         return levels[dps]
     root = disk.directory() if disk_key is not None else None
     for level, record in disk.load(disk_key, root).items():
         if level not in levels:
-            stored = _from_record(record, act, t, psi_d, level)
+            stored = _from_record(record, act, t, trace, level)
             if stored is not None:
                 levels[level] = stored
     if dps in levels:
         return levels[dps]
-    result = levels[dps] = _compute(act, t, psi_d, dps)
+    result = levels[dps] = _compute(act, t, trace, dps)
     disk.store(disk_key, dps, _record(result), root)
     return result
 
@@ -844,7 +850,7 @@ def _cached(spec, act: Activation, t: Fraction, psi_d: Fraction, dps: int) -> Ga
 # ---------------------------------------------------------------------------
 
 
-def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30, cache: bool = True) -> GaussianEquivalence:
+def gaussian_equivalence(activation, t, data=1, dps: int = 30, cache: bool = True) -> GaussianEquivalence:
     """Constants ``μ_1``, ``μ_*²``, ``κ_t`` of MODEL.md §5 as balls to ``dps`` digits.
 
     Computed once per process and kept on disk (see Notes).
@@ -858,8 +864,10 @@ def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30, cache: bool = Tr
     t : number or str
         Diffusion time, ``t > 0``. Floats are read as their shortest decimal
         repr (``0.1`` is ``1/10``); strings and rationals are exact.
-    psi_d : number or str, optional
-        ``ψ_D = D/d`` in ``(0, 1]``; 1 is the isotropic case.
+    data : DataModel, number or str, optional
+        The data model (:class:`~derivations.dsm.data.DataModel`), or
+        ``s² = tr(C)/d > 0`` itself (``ψ_D`` for data on a subspace); 1 is
+        isotropic data. The constants depend on the data only through ``s²``.
     dps : int, optional
         Significant decimal digits wanted, at least 15. The balls have
         relative radius at most ``10^-(dps+3)`` (shipped activations).
@@ -873,7 +881,7 @@ def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30, cache: bool = Tr
     Raises
     ------
     EquivalenceError
-        For ``t <= 0``, ``ψ_D`` outside ``(0, 1]``, ``dps < 15`` or a
+        For ``t <= 0``, ``s² <= 0``, ``dps < 15`` or a
         ``cache`` that is not a bool.
     ActivationError
         For an unknown or non-centred activation.
@@ -884,12 +892,12 @@ def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30, cache: bool = Tr
 
     Notes
     -----
-    Results are kept per activation, ``t``, ``ψ_D`` and ``dps``: in this
+    Results are kept per activation, ``t``, ``s²`` and ``dps``: in this
     process (a user function keyed by the function object, assumed pure)
     and, for the shipped activations, on disk (:mod:`derivations.dsm.cache`;
     folder ``PENCILS_CACHE_DIR``, default ``~/.cache/pencils``, ``off`` for
     none). A disk entry is keyed by the activation's name, family and exact
-    coefficients, ``t`` and ``ψ_D`` exactly, a digest of the source of this
+    coefficients, ``t`` and ``s²`` exactly (together they fix ``Γ``), a digest of the source of this
     module and of :mod:`~derivations.dsm.activations`, python-flint's
     version and the file format, and its balls are stored exactly. So a
     precision already computed gives the same balls, bit for bit, from a
@@ -914,15 +922,17 @@ def gaussian_equivalence(activation, t, psi_d=1, dps: int = 30, cache: bool = Tr
     """
     act = get_activation(activation)
     t_exact = _parameter(t, "t")
-    psi_exact = _parameter(psi_d, "psi_d")
+    from .data import DataModel
+
+    trace = _parameter(data.trace if isinstance(data, DataModel) else data, "tr(C)/d")
     if t_exact <= 0:
         raise EquivalenceError("diffusion time t must be > 0, got %s" % t_exact)
-    if not 0 < psi_exact <= 1:
-        raise EquivalenceError("psi_d must be in (0, 1], got %s" % psi_exact)
+    if not trace > 0:
+        raise EquivalenceError("tr(C)/d must be > 0, got %s" % trace)
     if isinstance(dps, bool) or not isinstance(dps, int) or dps < MIN_DPS:
         raise EquivalenceError("dps must be an integer >= %d, got %r" % (MIN_DPS, dps))
     if not isinstance(cache, bool):
         raise EquivalenceError("cache must be True or False, got %r" % (cache,))
     if not cache:
-        return _compute(act, t_exact, psi_exact, dps)
-    return _cached(activation, act, t_exact, psi_exact, dps)
+        return _compute(act, t_exact, trace, dps)
+    return _cached(activation, act, t_exact, trace, dps)

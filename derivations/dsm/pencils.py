@@ -269,6 +269,111 @@ def dsm_pencil(m, structured=False, fresh=False):
     return L
 
 
+def data_pencil(m, law):
+    """The pencil of the DSM model for data ``x ~ N(0, C)`` with ``C`` of any spectral law.
+
+    The data space is one block of size ``d`` holding the deterministic matrix
+    ``C`` of ``law`` (a :class:`pencils.SpectralLaw` of a matrix named ``C``):
+    ``Y = a C^{1/2} X + sqrt(h) Z`` with ``X``, ``Z`` Gaussian. ``C^{1/2}`` and
+    ``Sigma_t = a^2 C + h`` appear only in the identity part, each between two
+    blocks of the data space (``x``, ``x2`` carry ``C^{1/2}``; ``v2`` carries
+    ``Sigma_t``), so that the Dyson system averages over the law (one reduced
+    block per atom). Block ``p`` of the inverse is
+    ``R = (U + lam - zeta W Sigma_t W^T)^{-1}``.
+
+    Parameters
+    ----------
+    m : 1 or math.inf
+        Finite ``m >= 2`` would need replicated blocks, which pencils does
+        not allow beside deterministic matrices.
+    law : pencils.SpectralLaw
+        The law of ``C`` (``DataModel.law``).
+
+    Returns
+    -------
+    pencils.Pencil
+        With ``block_names``; the targets (``e``, ``f``) and, for m = 1,
+        (``e``, ``w``) are the traces of :func:`dsm_pencil` over the whole
+        data space: ``Z (I - F^T R F / psi_n) Z^T`` and ``Z F^T R W / psi_n``
+        (m = 1), ``W^T R W`` (m = inf). Per eigen-direction group they are
+        the atoms' terms of the readout (:mod:`derivations.dsm.theory`).
+
+    Examples
+    --------
+    >>> from pencils import SpectralLaw
+    >>> L = data_pencil(np.inf, SpectralLaw.atoms([("0.3", 4), ("0.7", 1)], name="C"))
+    >>> L.block_names
+    ('p', 'd', 'x', 'n', 'x2', 'd2', 'v', 'v2', 'e', 'f')
+    """
+    C = law.matrix("C", 1)
+    root = sp.sqrt(C)
+    W = GaussianMatrix("W", psi_p, 1)
+    X, Z = GaussianMatrix("X", 1, psi_n), GaussianMatrix("Z", 1, psi_n)
+    Omega = GaussianMatrix("Omega", psi_p, psi_n)
+    b = _Blocks()
+    if m == 1:
+        # p -> d -> n -> d2 -> p with Y = a C^{1/2} X + sqrt(h) Z: d -> n carries sqrt(h) Z, d -> x -> n the
+        # data (-a C^{1/2}, then -X); likewise n -> x2 -> d2 for Y^T
+        b.block("p", psi_p, lam)
+        for name, size in (("d", 1), ("x", 1), ("n", psi_n), ("x2", 1), ("d2", 1)):
+            b.block(name, size)
+        b.add("p", "d", mu1 * W)
+        b.add("d", "n", -sp.sqrt(h) * Z)
+        b.add("d", "x", -a * root)
+        b.add("x", "n", -X)
+        b.add("n", "d2", -sp.sqrt(h) * Z.T)
+        b.add("n", "x2", -X.T)
+        b.add("x2", "d2", -a * root)
+        b.add("d2", "p", -(mu1 / psi_n) * W.T)
+        b.add("p", "n", mus * Omega)
+        b.add("n", "p", -(mus / psi_n) * Omega.T)
+    elif m == np.inf:
+        # G = a mu1 W C^{1/2} X + mus sqrt(kappa) Omega: p -> d -> x -> n -> x2 -> d2 -> p and p -> n -> p
+        b.block("p", psi_p, lam + mus**2 * (1 - kappa))
+        for name, size in (("d", 1), ("x", 1), ("n", psi_n), ("x2", 1), ("d2", 1)):
+            b.block(name, size)
+        b.add("p", "d", a * mu1 * W)
+        b.add("d", "x", -root)
+        b.add("x", "n", -X)
+        b.add("n", "x2", -X.T)
+        b.add("x2", "d2", -root)
+        b.add("d2", "p", -(a * mu1 / psi_n) * W.T)
+        b.add("p", "n", mus * sp.sqrt(kappa) * Omega)
+        b.add("n", "p", -(mus * sp.sqrt(kappa) / psi_n) * Omega.T)
+    else:
+        raise ValueError(f"the pencil with a spectral law of C exists for m = 1 and m = inf, got m = {m}")
+    # source: p -> v -> v2 -> p gives W (zeta Sigma_t - h mu1^2 [m = inf]) W^T with Sigma_t = a^2 C + h
+    b.block("v", 1)
+    b.block("v2", 1)
+    b.add("p", "v", W)
+    b.add("v", "v2", -(zeta * (a**2 * C + h) - (h * mu1**2 if m == np.inf else 0)))
+    b.add("v2", "p", W.T)
+    b.block("e", 1)
+    b.block("f", 1)
+    if m == 1:
+        b.block("w", 1)
+        b.add("e", "n", -Z)
+        b.add("n", "f", -Z.T)
+        b.add("p", "w", -W)
+    else:
+        b.add("e", "p", -W.T)
+        b.add("p", "f", -W)
+    mname = "1" if m == 1 else "inf"
+    description = (f"DSM random features, m = {mname}, data N(0, C) with C of a spectral law: block p of the inverse "
+                   "is R = (U + lam - zeta W (a^2 C + h) W^T)^{-1}; entry/exit blocks e, f, w give the traces of the "
+                   "train and test errors (see derivations/dsm/pencils.py, data_pencil).")
+    L = b.pencil(_parameters(m), name=f"dsm-m{mname}-law", description=description)
+    L.block_names = tuple(b.names)
+    return L
+
+
+def data_targets(m):
+    """``{kind: (i, j)}`` of :func:`data_pencil`: ``"f"`` is ``(e, f)``, for m = 1 also ``"w"`` is ``(e, w)``."""
+    names = ("p", "d", "x", "n", "x2", "d2", "v", "v2", "e", "f", "w")
+    index = {n: i + 1 for i, n in enumerate(names)}
+    return {"f": (index["e"], index["f"]), **({"w": (index["e"], index["w"])} if m == 1 else {})}
+
+
 def blocks_of(pencil):
     """``{block name: index from 1}`` for a pencil built here."""
     return {n: i + 1 for i, n in enumerate(pencil.block_names)}

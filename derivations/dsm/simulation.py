@@ -3,15 +3,21 @@
 This is the real model, with the true non-linear features: for each seed,
 
 * ``W ∈ R^{p×d}`` i.i.d. ``N(0, 1)``; data ``x_i ~ N(0, C)``, ``i = 1..n``,
-  with ``C = I`` (``ψ_D = 1``) or the projector on the first
-  ``D = round(ψ_D d)`` coordinates (without loss of generality);
+  with ``C`` diagonal (without loss of generality: ``W`` is rotation
+  invariant) with the eigenvalues of the data model
+  (:class:`~derivations.dsm.data.DataModel`): each group ``j`` of the law
+  (eigenvalue ``c_j``, weight ``w_j``) gets ``round(w_j d)`` coordinates, the
+  counts corrected on the largest groups to add up to ``d``
+  (:meth:`~derivations.dsm.data.DataModel.eigenvalues`); ``C = I``, or the
+  projector on the first ``D = round(ψ_D d)`` coordinates;
 * ``m`` noises per point, ``y_ij = a_t x_i + sqrt(h_t) z_ij``, features
   ``F = ϱ(W Y / sqrt(d))`` with ``ϱ`` centred for ``N(0, Γ)``,
-  ``Γ = a_t² D/d + h_t``;
+  ``Γ = a_t² tr(C)/d + h_t`` (the realised ``C``);
 * ``U = F Fᵀ/(n m)``, ``V = F Zᵀ/(sqrt(h_t) n m)``,
   ``B = Â/sqrt(p) = -Vᵀ (U + λ I)^{-1}``;
-* train error, test error (split along and across the data subspace) and
-  DSM test loss, the test quantities on ``n_test`` fresh samples.
+* train error, test error (split along and across the support of ``C``, and
+  per group of eigen-directions) and DSM test loss, the test quantities on
+  ``n_test`` fresh samples.
 
 ``U`` and ``V`` are accumulated over chunks of training inputs, so memory
 stays bounded (at most ``chunk_entries`` feature entries at once) whatever
@@ -155,7 +161,10 @@ class SimulationResult:
     activation : str
         Name of the activation.
     t, psi_n, psi_p, psi_d, lam : float
-        Parameters as given.
+        Parameters as given (``psi_d``: ``D/d`` of the isotropic and subspace
+        models, ``nan`` for another data model).
+    data : str
+        The data model's text (:attr:`DataModel.text`).
     m : int or float
         Noises per point; ``math.inf`` for the noise-averaged model.
     m_average : str or None
@@ -169,19 +178,25 @@ class SimulationResult:
         Mehler series of ``U^∞`` is truncated and the bound on the operator
         norm of the neglected part; None otherwise.
     d, n, p, D, seeds, n_test : int
-        Realised sizes (``n = round(ψ_n d)``, ...), seeds, fresh samples.
+        Realised sizes (``n = round(ψ_n d)``, ...; ``D`` the directions with
+        a positive eigenvalue of ``C``), seeds, fresh samples.
     a_t, h_t : float
         ``e^{-t}`` and ``1 - e^{-2t}``.
     gamma : float
-        Pre-activation variance ``a_t² D/d + h_t`` the activation is
+        Pre-activation variance ``a_t² tr(C)/d + h_t`` the activation is
         centred for; ``shift`` is the constant subtracted to centre it.
     c_t : float
         ``1 - (h_t/d) E||∇ log P_t||²``, so that
         ``L_test = c_t + h_t E_test`` in expectation.
     train_error, test_error, test_error_parallel, test_error_orthogonal,
     dsm_test_loss : Estimate
-        ``E_train``, ``E_test`` and its parts along / across the data
-        subspace (each normalised by ``d``; they add up), ``L_test``.
+        ``E_train``, ``E_test`` and its parts along / across the support of
+        ``C`` (the data subspace; each normalised by ``d``; they add up),
+        ``L_test``.
+    groups : dict
+        ``{name: Estimate}``: the part of ``E_test`` on each group of
+        eigen-directions of ``C`` (``par``, ``perp`` for a subspace, ``g1,
+        g2, ...`` for another data model, ``iso``); they add up to ``E_test``.
     fresh_train_error : Estimate
         The loss of the trained score on the training inputs with new noise
         (``FRESH_DRAWS`` draws per input; for the exact noise average, the
@@ -201,6 +216,7 @@ class SimulationResult:
     psi_n: float
     psi_p: float
     psi_d: float
+    data: str
     lam: float
     m: int | float
     m_average: str | None
@@ -224,19 +240,26 @@ class SimulationResult:
     test_error_parallel: Estimate
     test_error_orthogonal: Estimate
     dsm_test_loss: Estimate
+    groups: dict
     test_error_mc_se: np.ndarray
     dsm_test_loss_mc_se: np.ndarray
     train_error_method: str
 
+    def _estimates(self) -> dict:
+        groups = {} if self.data in ("iso",) or self.data.startswith("subspace:") else self.groups
+        return {**{key: getattr(self, key) for key in METRICS},
+                **{f"test_error_{name}": e for name, e in groups.items()}}
+
     @property
     def mean(self) -> dict[str, float]:
-        """``{metric: mean over the seeds}`` for the names in ``METRICS``."""
-        return {key: getattr(self, key).mean for key in METRICS}
+        """``{metric: mean over the seeds}`` for the names in ``METRICS`` (and ``test_error_g1``, ... for a data
+        model other than isotropic or subspace)."""
+        return {key: e.mean for key, e in self._estimates().items()}
 
     @property
     def stderr(self) -> dict[str, float]:
-        """``{metric: standard error of the mean}`` for the names in ``METRICS``."""
-        return {key: getattr(self, key).stderr for key in METRICS}
+        """``{metric: standard error of the mean}``, keyed as :attr:`mean`."""
+        return {key: e.stderr for key, e in self._estimates().items()}
 
 
 def _positive_int(value, name: str, minimum: int = 1) -> int:
@@ -283,7 +306,8 @@ class _Setup:
     d: int
     n: int
     p: int
-    D: int
+    scale: np.ndarray  # sqrt of the eigenvalues of C (diagonal), length d
+    bounds: tuple  # the coordinates of group j are bounds[j]:bounds[j + 1]
     a: float
     h: float
     lam: float
@@ -651,33 +675,36 @@ def _train(setup: _Setup, x: np.ndarray, w_scaled: np.ndarray, noise_seq, direct
 
 
 def _evaluate(setup: _Setup, w_scaled: np.ndarray, b_t: np.ndarray, rng) -> dict:
-    """Test error (both parts), DSM test loss and their Monte Carlo errors."""
-    d, D, a, h = setup.d, setup.D, setup.a, setup.h
-    inverse_cov = np.full(d, 1 / h)  # ∇ log P_t(y) = -inverse_cov * y
-    inverse_cov[:D] = 1 / (a * a + h)
-    sums = np.zeros(5)  # parallel, orthogonal, loss, test², loss²
+    """Test error (along and across the support of ``C``, and per group), DSM test loss, Monte Carlo errors."""
+    d, a, h = setup.d, setup.a, setup.h
+    support = setup.scale > 0
+    inverse_cov = 1 / (a * a * setup.scale**2 + h)  # ∇ log P_t(y) = -inverse_cov * y
+    groups = len(setup.bounds) - 1
+    sums = np.zeros(groups + 5)  # groups, parallel, orthogonal, loss, test², loss²
     for start in range(0, setup.n_test, setup.rows):
         rows = min(setup.rows, setup.n_test - start)
         z = rng.standard_normal((rows, d))
         y = math.sqrt(h) * z
-        y[:, :D] += a * rng.standard_normal((rows, D))
+        y[:, support] += a * setup.scale[support] * rng.standard_normal((rows, int(support.sum())))
         score = setup.act.numpy(y @ w_scaled) @ b_t
         error = score + y * inverse_cov
         error *= error
-        parallel = error[:, :D].sum(axis=1) / d
-        orthogonal = error[:, D:].sum(axis=1) / d
+        parallel = error[:, support].sum(axis=1) / d
+        orthogonal = error[:, ~support].sum(axis=1) / d
+        per_group = [error[:, lo:hi].sum() / d for lo, hi in zip(setup.bounds, setup.bounds[1:])]
         score *= math.sqrt(h)
         score += z
         loss = np.einsum("ij,ij->i", score, score) / d
         test = parallel + orthogonal
-        sums += [parallel.sum(), orthogonal.sum(), loss.sum(), test @ test, loss @ loss]
+        sums += [*per_group, parallel.sum(), orthogonal.sum(), loss.sum(), test @ test, loss @ loss]
     k = setup.n_test
-    parallel, orthogonal, loss = sums[:3] / k
+    parallel, orthogonal, loss = sums[groups:groups + 3] / k
     test = parallel + orthogonal
     return {
         "test_error": test,
         "test_error_parallel": parallel,
         "test_error_orthogonal": orthogonal,
+        "groups": sums[:groups] / k,
         "dsm_test_loss": loss,
         "test_error_mc_se": math.sqrt(max(sums[3] / k - test * test, 0.0) / (k - 1)),
         "dsm_test_loss_mc_se": math.sqrt(max(sums[4] / k - loss * loss, 0.0) / (k - 1)),
@@ -706,7 +733,9 @@ def _one_seed(setup: _Setup, sequence: np.random.SeedSequence, direct: bool) -> 
     w_scaled = np.random.default_rng(w_seq).standard_normal((setup.p, setup.d)).T
     w_scaled /= math.sqrt(setup.d)
     x = np.zeros((setup.n, setup.d))
-    x[:, : setup.D] = np.random.default_rng(x_seq).standard_normal((setup.n, setup.D))
+    support = setup.scale > 0
+    x[:, support] = np.random.default_rng(x_seq).standard_normal((setup.n, int(support.sum())))
+    x[:, support] *= setup.scale[support]
     b_t, train, extra = _train(setup, x, w_scaled, noise_seq, direct)
     test = _evaluate(setup, w_scaled, b_t, np.random.default_rng(test_seq))
     fresh = train if setup.draws is None else _fresh_noise_loss(setup, x, w_scaled, b_t,
@@ -722,7 +751,7 @@ def simulate(
     lam,
     m,
     d: int = 200,
-    psi_d=1.0,
+    psi_d=None,
     seeds: int = 3,
     n_test: int = 20000,
     seed=0,
@@ -731,6 +760,7 @@ def simulate(
     mehler_tolerance: float = MEHLER_TOLERANCE,
     train_error: str = "identity",
     chunk_entries: int = 2**23,
+    data=None,
 ) -> SimulationResult:
     """Simulate training and testing of the random-features score at finite ``d``.
 
@@ -753,8 +783,9 @@ def simulate(
     d : int, optional
         Dimension, at least 2.
     psi_d : float, optional
-        ``D/d`` in ``(0, 1]``; data supported on the first
-        ``D = round(ψ_D d)`` coordinates. 1 is isotropic.
+        Shorthand for ``data=DataModel.subspace(psi_d)``: ``D/d`` in
+        ``(0, 1]``, data supported on the first ``D = round(ψ_D d)``
+        coordinates. 1 (the default) is isotropic.
     seeds : int, optional
         Independent repetitions (new ``W``, data, noises and test samples).
     n_test : int, optional
@@ -790,6 +821,10 @@ def simulate(
         Largest number of feature entries (inputs × p) held at once; for the
         exact noise average, of activation values (points × p × quadrature
         nodes).
+    data : DataModel or str, optional
+        The data model (:class:`~derivations.dsm.data.DataModel` or its
+        text); ``C`` is diagonal with ``round(w_j d)`` coordinates per group
+        (see the module notes). Default isotropic (or ``psi_d``).
 
     Returns
     -------
@@ -817,10 +852,17 @@ def simulate(
     """
     act = get_activation(activation)
     t = _real(t, "t")
-    psi_n, psi_p, psi_d, lam = (
+    from .data import DataModel
+
+    if psi_d is not None:
+        psi_d = _real(psi_d, "psi_d")
+        if not 0 < psi_d <= 1:
+            raise SimulationError("psi_d must be in (0, 1], got %r" % psi_d)
+    model = DataModel.of(data, psi_d)
+    psi_d = float(model.psi_d) if model.psi_d is not None else math.nan
+    psi_n, psi_p, lam = (
         _real(psi_n, "psi_n"),
         _real(psi_p, "psi_p"),
-        _real(psi_d, "psi_d"),
         _real(lam, "lam"),
     )
     if t <= 0:
@@ -828,8 +870,6 @@ def simulate(
     for name, value in (("psi_n", psi_n), ("psi_p", psi_p)):
         if value <= 0:
             raise SimulationError("%s must be > 0, got %r" % (name, value))
-    if not 0 < psi_d <= 1:
-        raise SimulationError("psi_d must be in (0, 1], got %r" % psi_d)
     if lam < 0:
         raise SimulationError("lam must be >= 0, got %r" % lam)
     m = _noises_per_point(m)
@@ -844,7 +884,12 @@ def simulate(
     mehler_tolerance = _real(mehler_tolerance, "mehler_tolerance")
     if mehler_tolerance <= 0:
         raise SimulationError("mehler_tolerance must be > 0, got %r" % mehler_tolerance)
-    n, p, big_d = _size(psi_n, d, "psi_n"), _size(psi_p, d, "psi_p"), _size(psi_d, d, "psi_d")
+    n, p = _size(psi_n, d, "psi_n"), _size(psi_p, d, "psi_p")
+    eigenvalues, group = model.eigenvalues(d)
+    big_d = int((eigenvalues > 0).sum())
+    if big_d == 0:
+        raise SimulationError("no coordinate of C has a positive eigenvalue at d = %d; increase d" % d)
+    trace = float(eigenvalues.sum())  # tr(C) of the realised C
     average, used_proxy, draws = None, None, m
     if m == math.inf:
         average, draws = m_average, None
@@ -861,15 +906,16 @@ def simulate(
 
     a = math.exp(-t)
     h = -math.expm1(-2 * t)
-    gamma = 1 - a * a * (d - big_d) / d  # a² D/d + h
+    gamma = 1 - a * a * (d - trace) / d  # a² tr(C)/d + h
     with mp.workdps(_CENTRING_DPS):
-        centred = act.centred(1 - mp.exp(-2 * mp.mpf(t)) * (d - big_d) / d)
+        centred = act.centred(1 - mp.exp(-2 * mp.mpf(t)) * (d - trace) / d)
     setup = _Setup(
         act=centred,
         d=d,
         n=n,
         p=p,
-        D=big_d,
+        scale=np.sqrt(eigenvalues),
+        bounds=tuple(int(b) for b in np.searchsorted(group, np.arange(len(model.groups) + 1))),
         a=a,
         h=h,
         lam=lam,
@@ -888,13 +934,15 @@ def simulate(
 
     metrics = {key: Estimate.of(column(key)) for key in METRICS}
 
-    c_t = 1 - h / d * (big_d / (a * a + h) + (d - big_d) / h)
+    c_t = 1 - h / d * float(np.sum(1 / (a * a * eigenvalues + h)))
+    groups = {name: Estimate.of([r["groups"][j] for r in per_seed]) for j, name in enumerate(model.group_names())}
     return SimulationResult(
         activation=act.name,
         t=t,
         psi_n=psi_n,
         psi_p=psi_p,
         psi_d=psi_d,
+        data=model.text,
         lam=lam,
         m=m,
         m_average=average,
@@ -913,6 +961,7 @@ def simulate(
         shift=float(centred.shift),
         c_t=c_t,
         **metrics,
+        groups=groups,
         test_error_mc_se=column("test_error_mc_se"),
         dsm_test_loss_mc_se=column("dsm_test_loss_mc_se"),
         train_error_method=train_error,

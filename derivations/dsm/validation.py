@@ -7,6 +7,10 @@ asymptotic theory. A value agrees when ``|simulation - theory| <= 3 se + 2 %
 |theory|``. The finite-d bias is O(1/d); with ``--extrapolate`` each point is
 also simulated at ``2d`` and the Richardson value ``2 E(2d) - E(d)`` (bias
 O(1/d^2), standard error ``sqrt(4 se_2d^2 + se_d^2)``) is compared as well.
+``--data TEXT`` (a :class:`~derivations.dsm.data.DataModel`, e.g.
+``atoms:4@0.3,1@0.7``) runs :func:`data_points` for that covariance instead:
+8 points, m = 1 and m = inf, every error and its part on each group of
+eigen-directions.
 """
 
 import math
@@ -17,12 +21,13 @@ from dataclasses import dataclass
 from .simulation import simulate
 from .theory import Theory
 
-__all__ = ["POINTS", "Point", "compare", "markdown", "main"]
+__all__ = ["POINTS", "Point", "compare", "data_points", "markdown", "main"]
 
 
 @dataclass(frozen=True)
 class Point:
-    """One comparison: model, activation, data and grid values."""
+    """One comparison: model, activation, data and grid values (``data``, a DataModel's text, replaces
+    ``psi_d`` when given)."""
 
     m: str
     t: str
@@ -31,6 +36,12 @@ class Point:
     psi_n: float
     psi_p: float
     lam: str
+    data: str = ""
+
+    @property
+    def model(self):
+        """The data model's text, ``psi_d`` as ``subspace:PSI_D`` when no ``data`` is given."""
+        return self.data or ("iso" if self.psi_d == "1" else f"subspace:{self.psi_d}")
 
 
 POINTS = (
@@ -55,9 +66,21 @@ POINTS = (
 METRICS = ("train_error", "test_error", "dsm_test_loss", "test_error_parallel", "test_error_orthogonal")
 
 
+def data_points(data):
+    """Eight points for a data model (text): m = 1 and m = inf, tanh and ReLU, under- and over-parametrised.
+
+    >>> [p.m for p in data_points("powerlaw:1")]
+    ['1', '1', '1', '1', 'inf', 'inf', 'inf', 'inf']
+    """
+    grid = (("0.1", "tanh", 2, 0.5, "1e-2"), ("0.1", "tanh", 1, 2, "1e-2"),
+            ("1", "relu", 1, 2, "1e-1"), ("1", "relu", 2, 1, "1e-1"))
+    return tuple(Point(m, t, activation, "", psi_n, psi_p, lam, data)
+                 for m in ("1", "inf") for t, activation, psi_n, psi_p, lam in grid)
+
+
 def _simulate(point, d, seeds, seed):
     return simulate(point.activation, float(point.t), point.psi_n, point.psi_p, float(point.lam),
-                    math.inf if point.m == "inf" else int(point.m), d=d, psi_d=float(point.psi_d), seeds=seeds, seed=seed)
+                    math.inf if point.m == "inf" else int(point.m), d=d, data=point.model, seeds=seeds, seed=seed)
 
 
 def _agrees(value, mean, stderr):
@@ -70,20 +93,25 @@ def compare(point, d=200, seeds=3, dps=20, seed=0, extrapolate=False):
     With ``extrapolate``, rows also hold the simulation at ``2d`` and the
     Richardson extrapolation ``2 E(2d) - E(d)`` with its agreement.
     """
-    theory = Theory(m=point.m, t=point.t, activation=point.activation, psi_d=point.psi_d, dps=dps)
+    theory = Theory(m=point.m, t=point.t, activation=point.activation, data=point.model, dps=dps)
     record = theory.at(point.psi_n, point.psi_p, point.lam)
     sim = _simulate(point, d, seeds, seed)
     double = _simulate(point, 2 * d, seeds, seed) if extrapolate else None
     rows = []
-    for metric in METRICS:
+
+    def estimate_of(result, metric):
+        return getattr(result, metric) if metric in METRICS else result.groups[metric.removeprefix("test_error_")]
+
+    groups = [f"test_error_{name}" for name in sim.groups] if not theory.data.isotropic_or_subspace else []
+    for metric in METRICS + tuple(groups):
         if metric not in record:
             continue
-        estimate = getattr(sim, metric)
+        estimate = estimate_of(sim, metric)
         value = float(record[metric])
         row = {"point": point, "metric": metric, "theory": value, "simulation": estimate.mean,
                "stderr": estimate.stderr, "agrees": _agrees(value, estimate.mean, estimate.stderr)}
         if double is not None:
-            fine = getattr(double, metric)
+            fine = estimate_of(double, metric)
             mean = 2 * fine.mean - estimate.mean
             stderr = math.sqrt(4 * fine.stderr**2 + estimate.stderr**2)
             row.update(extrapolated=mean, extrapolated_stderr=stderr, extrapolated_agrees=_agrees(value, mean, stderr),
@@ -95,7 +123,8 @@ def compare(point, d=200, seeds=3, dps=20, seed=0, extrapolate=False):
 def markdown(rows, d, seeds):
     """The comparison table in Markdown."""
     extrapolated = rows and "extrapolated" in rows[0]
-    head = "| m | t | ϱ | ψ_D | ψ_n | ψ_p | λ | error | theory | simulation ± se | agrees |"
+    head = f"| m | t | ϱ | {'data' if any(r['point'].data for r in rows) else 'ψ_D'} | ψ_n | ψ_p | λ | error | theory " \
+        "| simulation ± se | agrees |"
     if extrapolated:
         head += f" 2E({2 * d}) − E({d}) ± se | agrees |"
     lines = [
@@ -108,7 +137,7 @@ def markdown(rows, d, seeds):
         p = r["point"]
         m = "∞" if p.m == "inf" else p.m
         line = (
-            f"| {m} | {p.t} | {p.activation} | {p.psi_d} | {p.psi_n:g} | {p.psi_p:g} | {p.lam} | {r['metric']} "
+            f"| {m} | {p.t} | {p.activation} | {p.data or p.psi_d} | {p.psi_n:g} | {p.psi_p:g} | {p.lam} | {r['metric']} "
             f"| {r['theory']:.5g} | {r['simulation']:.5g} ± {r['stderr']:.2g} | {'yes' if r['agrees'] else '**no**'} |"
         )
         if extrapolated:
@@ -146,29 +175,37 @@ def main(argv=None):
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per point, at least 2 (default 3)")
     p.add_argument("--extrapolate", action="store_true", help="also simulate at 2d and extrapolate in 1/d")
     p.add_argument("--out", help="write the Markdown table to this file (rewritten after every point)")
+    p.add_argument("--data", help="a data model (atoms:4@0.3,1@0.7, powerlaw:1, file:eigs.txt, ...): its 8 points "
+                                  "(m = 1 and inf) instead of the default table")
     args = p.parse_args(argv)
     if args.d < 10:
         p.error(f"argument --d: expected at least 10, got {args.d}")
     if args.seeds < 2:
         p.error(f"argument --seeds: expected at least 2 (for a standard error), got {args.seeds}")
     check_outputs({"--out": args.out})
+    if args.data:
+        from .data import DataModel
 
-    def render(points):
-        done = [row for rows in points for row in rows]
+        points = data_points(DataModel.parse(args.data).text)
+    else:
+        points = POINTS
+
+    def render(done_points):
+        done = [row for rows in done_points for row in rows]
         text = markdown(done, args.d, args.seeds)
-        if len(points) < len(POINTS):
-            text += f"\n(partial: {len(points)} of {len(POINTS)} points)\n"
+        if len(done_points) < len(points):
+            text += f"\n(partial: {len(done_points)} of {len(points)} points)\n"
         return text
 
     rows = []
     sinks = [DocumentSink(args.out, render)] if args.out else [DocumentSink(sys.stdout, render)]
-    with RecordWriter(sinks, total=len(POINTS)) as writer:
-        for n, point in enumerate(POINTS, 1):
+    with RecordWriter(sinks, total=len(points)) as writer:
+        for n, point in enumerate(points, 1):
             start = time.perf_counter()
             done = compare(point, d=args.d, seeds=args.seeds, extrapolate=args.extrapolate)
             rows += done
             writer.add(done)
-            print(f"# point {n}/{len(POINTS)} done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+            print(f"# point {n}/{len(points)} done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     if args.out:
         print(markdown(rows, args.d, args.seeds), end="")
     key = "extrapolated_agrees" if args.extrapolate else "agrees"
