@@ -167,15 +167,20 @@ class CompiledSystem:
         J = linalg.identity(len(self.unknowns))
         nc = len(self.constants)
         for row, readout in enumerate(self.unknowns):
+            out = J[row]
             for w, s, a, b in readout:
                 inv = inverses[s]
+                left, right = inv[a], [line[b] for line in inv]
                 weight = scale if w is None else scale * values[w]
                 if _is_one(weight):  # no product
                     for r, c, k, n in self._terms_of_block[s]:
-                        J[row][k] -= values[nc + n] * inv[a][r] * inv[c][b]
-                else:
+                        out[k] -= values[nc + n] * left[r] * right[c]
+                else:  # the weight once per unknown, not once per term
+                    sums = {}
                     for r, c, k, n in self._terms_of_block[s]:
-                        J[row][k] -= weight * values[nc + n] * inv[a][r] * inv[c][b]
+                        sums[k] = sums.get(k, 0) + values[nc + n] * left[r] * right[c]
+                    for k, x in sums.items():
+                        out[k] -= weight * x
         return J
 
     def series(self, values, directions, u, point, inverses=None):
@@ -247,7 +252,7 @@ class FloatForm:
     The same formulas as :meth:`CompiledSystem.residual` and :meth:`CompiledSystem.jacobian`,
     with every block, readout and Jacobian entry at once: ``M = C - scale * eta(G)`` is
     scattered into one flat array (blocks one after the other, row-major), the blocks of
-    one size are inverted in one batched call (1 x 1 blocks by a reciprocal), and the
+    one size are inverted in one batched call (1 x 1 and 2 x 2 blocks in closed form), and the
     readouts and the Jacobian entries ``weight * coefficient * inv[a, r] * inv[c, b]`` are
     gathered from the flat inverse by precomputed indices. The float64 continuation runs
     Newton on it (:func:`pencils.solver.newton.newton`).
@@ -323,6 +328,13 @@ class FloatForm:
                 if not blocks.all():
                     return None
                 inverse[places] = 1 / blocks
+                continue
+            if n == 2:  # the closed form, without LAPACK's call overhead
+                a, b, c, d = blocks.reshape(-1, 4).T
+                determinant = a * d - b * c
+                if not determinant.all():
+                    return None
+                inverse[places] = (np.stack([d, -b, -c, a], axis=1) / determinant[:, None]).ravel()
                 continue
             try:
                 inverse[places] = np.linalg.inv(blocks.reshape(-1, n, n)).ravel()
