@@ -158,26 +158,27 @@ def shared_simulations(monkeypatch):
 _SHARED = {}
 
 
-@pytest.mark.parametrize("command, expected", CASES)
-def test_documented_command_runs(command, expected, tmp_path, monkeypatch, capsys, request):
-    if command.split()[1] == "validate":
-        request.getfixturevalue("shared_simulations")
-    monkeypatch.chdir(tmp_path)
+def arguments(command, folder):
+    """``(argv, redirect)``: the command's arguments after ``pencils`` (input files of the repository by their
+    path in this checkout) and the file its ``> file`` redirects to in ``folder`` (or None)."""
     words = shlex.split(command, comments=True)[1:]
     redirect = None
     if ">" in words:
         at = words.index(">")
-        redirect, words = tmp_path / words[at + 1], words[:at] + words[at + 2:]
-    argv = [str(ROOT / w) if w.startswith(("derivations/", "pencils/examples/")) else w for w in words]
-    status = main(argv)
-    out, err = capsys.readouterr()
+        redirect, words = folder / words[at + 1], words[:at] + words[at + 2:]
+    return [str(ROOT / w) if w.startswith(("derivations/", "pencils/examples/")) else w for w in words], redirect
+
+
+def check_run(command, argv, folder, status, out, err, redirect, expected):
+    """The documented behaviour of a finished run: its exit status, no traceback, every output written and
+    not empty (or something printed), the output the docs show."""
     assert status == STATUS.get(command, 0), f"{command} exited {status}: {err[-2000:]}"
     assert "Traceback" not in err
     if redirect is not None:
         redirect.write_text(out)
-    outputs = [tmp_path / argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUT_OPTIONS]
+    outputs = [folder / argv[i + 1] for i, w in enumerate(argv[:-1]) if w in OUTPUT_OPTIONS]
     if argv[:2] == ["figure", "dsm"] and "--out" not in argv:
-        outputs = [tmp_path / "out"]
+        outputs = [folder / "out"]
     for path in outputs + ([redirect] if redirect else []):
         assert path.exists(), f"{command} did not write {path.name}"
         assert (any(path.iterdir()) if path.is_dir() else path.stat().st_size > 0), f"{path.name} is empty"
@@ -185,3 +186,14 @@ def test_documented_command_runs(command, expected, tmp_path, monkeypatch, capsy
         assert out.strip(), f"{command} printed nothing"
     if expected is not None:
         assert expected.strip() in out, f"the docs show output that {command} does not print"
+
+
+@pytest.mark.parametrize("command, expected", CASES)
+def test_documented_command_runs(command, expected, tmp_path, monkeypatch, capsys, request):
+    if command.split()[1] == "validate":
+        request.getfixturevalue("shared_simulations")
+    monkeypatch.chdir(tmp_path)
+    argv, redirect = arguments(command, tmp_path)
+    status = main(argv)
+    out, err = capsys.readouterr()
+    check_run(command, argv, tmp_path, status, out, err, redirect, expected)

@@ -4,9 +4,10 @@ The distribution is named ``pencils-rmt`` (``pencils`` on the package index is a
 unrelated project); the import name and the command stay ``pencils``. The slow test
 builds the sdist and, from it, the wheel (what an upload would contain), checks the
 wheel's contents (the packages and their data files, no tests, docs or build
-clutter), installs it with the ``plots`` extra into a new virtual environment and,
+clutter), installs it with the ``plots`` and ``grids`` extras into a new virtual environment and,
 from a folder outside the checkout, runs ``pencils --help``, a certified solve of a
-shipped example pencil and the README's main job ``pencils figure dsm``.
+shipped example pencil, the README's main job ``pencils figure dsm`` and every command
+the docs print (but ``validate``: minutes per variant, see below).
 """
 
 import importlib.metadata
@@ -68,7 +69,7 @@ def test_the_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", venv], cwd=tmp_path)
-    _run([venv / "bin" / "python", "-m", "pip", "install", "-q", f"{wheel}[plots]"], cwd=tmp_path)
+    _run([venv / "bin" / "python", "-m", "pip", "install", "-q", f"{wheel}[plots,grids]"], cwd=tmp_path)
 
     work = tmp_path / "work"  # outside the checkout: nothing can be imported from the source tree
     work.mkdir()
@@ -91,3 +92,20 @@ def test_the_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
     assert "wrote out/dsm.png and out/dsm.csv" in out
     assert (work / "out" / "dsm.png").stat().st_size > 10_000
     assert len((work / "out" / "dsm.csv").read_text().splitlines()) > 40
+
+    # every command the docs print, run by the wheel's `pencils`, each in a folder of its own and checked as
+    # tests/test_docs_commands.py checks it in this process; but `validate`, whose 16 simulations take minutes
+    # per documented variant (test_docs_commands runs it in-process on 5 of its points, simulations shared)
+    from test_docs_commands import RUNS, arguments, check_run
+
+    ran = 0
+    for k, (command, expected) in enumerate(RUNS.items()):
+        if command.split()[1] == "validate":
+            continue
+        folder = tmp_path / "docs" / str(k)
+        folder.mkdir(parents=True)
+        argv, redirect = arguments(command, folder)
+        done = subprocess.run(["pencils", *argv], cwd=folder, env=env, capture_output=True, text=True, timeout=900)
+        check_run(command, argv, folder, done.returncode, done.stdout, done.stderr, redirect, expected)
+        ran += 1
+    assert ran >= 40, ran
