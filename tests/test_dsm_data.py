@@ -155,3 +155,43 @@ def test_finite_m_with_a_law_is_refused():
     with pytest.raises(DSMError, match="fresh"):
         Theory(m=1, data="powerlaw:1", fresh=True)
     assert Theory(m=math.inf, data="powerlaw:1,3", fresh=True, dps=20).at(1, 1, "0.1")["fresh_train_error"] > 0
+
+
+# -- the command line ---------------------------------------------------------------------------------------
+def test_curve_command_with_a_data_model(tmp_path):
+    import pandas
+
+    from derivations.dsm.cli import curve
+
+    path = tmp_path / "c.csv"
+    assert curve(["--m", "inf", "--data", "atoms:4@0.3,1@0.7", "--psi-p", "0.5,2", "--psi-n", "1", "--lam", "1e-2",
+                  "--dps", "20", "--csv", str(path)]) == 0
+    text = path.read_text()
+    assert "# data: atoms:4@0.3,1@0.7" in text and "# groups: g1: eigenvalue 4, weight 3/10" in text
+    table = pandas.read_csv(path, comment="#")
+    assert list(table["data"]) == ["atoms:4@0.3,1@0.7"] * 2
+    assert (abs(table["test_error_g1"] + table["test_error_g2"] - table["test_error"]) < 1e-12).all()
+    with pytest.raises(DSMError, match="not both"):
+        curve(["--data", "iso", "--psi-d", "0.5", "--psi-p", "1"])
+
+
+# -- theory against simulation of the real model (d = 200 and 400, 3 seeds, 1/d extrapolation) -------------
+def _points():
+    from derivations.dsm.validation import data_points
+
+    return [pytest.param(p, id=f"{p.data}-m{p.m}-{p.activation}-{p.psi_n:g}-{p.psi_p:g}")
+            for data in ("atoms:4@0.3,1@0.7", "powerlaw:1") for p in data_points(data)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", _points())
+def test_theory_against_simulation(point):
+    """Every error and each group's part of the test error, simulated with true non-linear features at d = 200
+    and 400 (3 seeds), against the theory: the Richardson value 2E(400) - E(200) within 3 se + 2 %."""
+    from derivations.dsm.validation import compare
+
+    rows = compare(point, d=200, seeds=3, dps=20, extrapolate=True)
+    groups = 2 if point.data.startswith("atoms") else 10
+    assert len(rows) == 3 + groups
+    for row in rows:
+        assert row["extrapolated_agrees"], (row["metric"], row["theory"], row["extrapolated"], row["extrapolated_stderr"])

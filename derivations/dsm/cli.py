@@ -35,7 +35,7 @@ SIMULATED = ("train_error", "test_error", "dsm_test_loss", "test_error_parallel"
              "fresh_train_error")
 #: columns of curve/figure records: theory rows (source = theory) and simulated rows (source = simulation:
 #: means over seeds, with their standard errors, d and seeds)
-KEYS = ("source", "m", "t", "psi_n", "psi_p", "psi_d", "lam", "activation", "train_error", "test_error",
+KEYS = ("source", "m", "t", "psi_n", "psi_p", "psi_d", "data", "lam", "activation", "train_error", "test_error",
         "dsm_test_loss", "gap", "test_error_parallel", "test_error_orthogonal", "fresh_train_error", "dps", "residual",
         *(f"{k}_stderr" for k in SIMULATED), "d", "seeds", "m_average", "m_proxy")
 MAX_M = 10**6
@@ -131,6 +131,20 @@ def model_options(parser, activation=True):
     parser.add_argument("--dps", type=dps_option, default=30, help="working precision, 10 to 10000 (default 30)")
 
 
+def data_option(parser):
+    """``--data``: the data covariance (a :class:`~derivations.dsm.data.DataModel` as text)."""
+    parser.add_argument("--data", help="the data covariance C: iso, subspace:PSI_D, atoms:C1@W1,C2@W2,..., "
+                                       "powerlaw:ALPHA[,K] or file:PATH (default iso; --psi-d X means subspace:X). "
+                                       "Other than iso and subspace: m = 1 and inf only")
+
+
+def _keys(theories):
+    """The CSV/JSON columns: :data:`KEYS` and, for a data model with groups ``g1, g2, ...``, their test errors."""
+    names = dict.fromkeys(f"test_error_{g}" for t in theories if not t.data.isotropic_or_subspace
+                          for g in t.data.group_names())
+    return KEYS + tuple(names) + tuple(f"{k}_stderr" for k in names)
+
+
 def _options(prog, figure=False):
     p = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     if not figure:
@@ -151,6 +165,7 @@ def _options(prog, figure=False):
         for key, value in FIGURE_DEFAULTS.items():
             p.add_argument("--" + key.replace("_", "-"), default=value, help=f"default {value}")
     model_options(p, activation=not figure)
+    data_option(p)
     spacing_options(p, "grids", geometric=True)
     p.add_argument("--simulate", type=_simulate_spec,
                    help="also simulate the real model: d=200,seeds=3[,points=8] "
@@ -191,7 +206,7 @@ def _run(theory, psi_n, psi_p, lam, simulate=None, writer=None, activation=None)
     points if asked (progress on standard error)."""
     log = sys.stderr
     start = time.perf_counter()
-    t, dps, psi_d = theory.t, theory.dps, theory.psi_d
+    t, dps = theory.t, theory.dps
     activation = theory.activation if activation is None else activation
     given = {"psi_n": psi_n, "psi_p": psi_p, "lam": lam}
     over = next(k for k, v in given.items() if isinstance(v, list))
@@ -213,7 +228,7 @@ def _run(theory, psi_n, psi_p, lam, simulate=None, writer=None, activation=None)
             averaging = {} if spec["m_proxy"] is None else {"m_average": "proxy", "m_proxy": spec["m_proxy"]}
             sim = run_simulation(
                 activation, float(t), float(r["psi_n"]), float(r["psi_p"]), float(r["lam"]),
-                math.inf if records[0]["m"] == "inf" else int(records[0]["m"]), d=spec["d"], psi_d=float(psi_d),
+                math.inf if records[0]["m"] == "inf" else int(records[0]["m"]), d=spec["d"], data=theory.data,
                 seeds=spec["seeds"], **averaging,
             )
             simulations.append(_simulation_record(sim, r, over))
@@ -230,13 +245,16 @@ def _simulation_record(sim, record, over):
         estimate = getattr(sim, key)
         out[key] = float(estimate.mean)
         out[key + "_stderr"] = float(estimate.stderr)
+    for key, mean in sim.mean.items():
+        if key not in SIMULATED:      # the groups g1, g2, ... of a data model
+            out[key], out[key + "_stderr"] = float(mean), float(sim.stderr[key])
     out["m_average"], out["m_proxy"] = sim.m_average, sim.m_proxy
     return out
 
 
 def _simulated_row(simulation, record):
     """A CSV/JSON row of a simulated point: the theory record's parameters, the simulated means and errors."""
-    row = {k: record[k] for k in ("m", "t", "psi_n", "psi_p", "psi_d", "lam", "activation", "dps")}
+    row = {k: record[k] for k in ("m", "t", "psi_n", "psi_p", "psi_d", "data", "lam", "activation", "dps")}
     row.update(source="simulation", **{k: v for k, v in simulation.items() if k not in row})
     return row
 
@@ -256,14 +274,14 @@ def provenance(theories, args):
     return header
 
 
-def _sinks(csv=None, json=None, stdout=False, header=None):
-    """CSV/JSON sinks with the provenance ``header``."""
+def _sinks(csv=None, json=None, stdout=False, header=None, keys=KEYS):
+    """CSV/JSON sinks with the provenance ``header`` and the columns ``keys``."""
     lines = [f"# {k}: {v}" for k, v in header.items()]
-    sinks = [CSVSink(csv, KEYS, lines)] if csv else []
+    sinks = [CSVSink(csv, keys, lines)] if csv else []
     if json:
-        sinks.append(DocumentSink(json, json_document(KEYS, header)))
+        sinks.append(DocumentSink(json, json_document(keys, header)))
     if stdout:
-        sinks.append(CSVSink(sys.stdout, KEYS, lines))
+        sinks.append(CSVSink(sys.stdout, keys, lines))
     return sinks
 
 
@@ -291,10 +309,10 @@ def curve(argv):
     _plot_path("--plot", args.plot)
     # every model is set up (constants, pencil) before the first point: bad input fails before any output
     theories = [(m, t, Theory(m=m, t=t, activation=args.activation, psi_d=args.psi_d, dps=args.dps,
-                              fresh=args.fresh))
+                              fresh=args.fresh, data=args.data))
                 for m in ms for t in ts]
     sinks = _sinks(args.csv, args.json, not (args.json or args.csv or args.plot),
-                   provenance([theory for _, _, theory in theories], args))
+                   provenance([theory for _, _, theory in theories], args), _keys([th for _, _, th in theories]))
     total = len(ms) * len(ts) * len(grids[over])
     groups = []
     with RecordWriter(sinks, total=total) as writer:
@@ -306,7 +324,9 @@ def curve(argv):
         if args.plot:
             from .plots import plot_curves
 
-            plot_curves(groups, over, args.plot, title=f"DSM random features ({args.activation})")
+            data = theories[0][2].data
+            plot_curves(groups, over, args.plot, title=f"DSM random features ({args.activation}"
+                        + ("" if data.kind == "isotropic" else f", {data.text}") + ")")
     return 0
 
 
@@ -328,11 +348,12 @@ def figure(argv):
     out.mkdir(parents=True, exist_ok=True)
     check_outputs({"--out (dsm.csv)": out / "dsm.csv", "--out (dsm.png)": out / "dsm.png"})
     _plot_path("the figure", out / "dsm.png")
-    theories = {m: Theory(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps)
+    theories = {m: Theory(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps, data=args.data)
                 for m in ("1", "inf")}
     psi_n, lam = (parse_grid(getattr(args, k), args.dps, k, args.log) for k in ("psi_n", "lam"))
     curves, sims = {}, {}
-    with RecordWriter(_sinks(out / "dsm.csv", header=provenance(list(theories.values()), args)),
+    with RecordWriter(_sinks(out / "dsm.csv", header=provenance(list(theories.values()), args),
+                             keys=_keys(list(theories.values()))),
                       total=2 * len(psi_p)) as writer:
         for m, theory in theories.items():
             curves[m], sims[m] = _run(theory, psi_n, psi_p, lam, args.simulate, writer, args.activation)
@@ -350,6 +371,8 @@ def equations(argv):
                    help="noise samples per data point: 1, inf, m (the system for symbolic m, the one every "
                         "m >= 2 solves) or an integer >= 2 (that system at this m); default 1")
     p.add_argument("--structured", action="store_true", help="data on a subspace (psi_d < 1)")
+    p.add_argument("--data", help="the system of the pencil with a deterministic C of this law (atoms:4@0.3,1@0.7, "
+                                  "powerlaw:1,4, ...; m = 1 or inf)")
     p.add_argument("--latex", action="store_true", help="print the equations as LaTeX (amsmath aligned)")
     p.add_argument("--standalone", action="store_true", help="with --latex: a whole LaTeX document")
     p.add_argument("--json", action="store_true", help="print the pencil, the reduction and the equations as JSON")
@@ -358,6 +381,16 @@ def equations(argv):
                         "finite m only, m = 1 as the replicated system at m = 1)")
     args = p.parse_args(argv)
     m = args.m
+    if args.data:
+        from .data import DataModel
+        from .pencils import data_pencil, data_targets
+
+        if m not in (1, math.inf) or args.fresh or args.structured:
+            raise DSMError("--data: the pencil with a deterministic C exists for --m 1 and --m inf (without --fresh, "
+                           "--structured)")
+        show_system(data_pencil(m, DataModel.parse(args.data).law), list(data_targets(m).values()),
+                    latex=args.latex, standalone=args.standalone, as_json=args.json, latex_names=LATEX_NAMES)
+        return 0
     if args.fresh and m == math.inf:
         raise DSMError("--fresh: at m = inf the fresh-noise loss is the train error; there is no other system")
     kind = REPLICATED if args.fresh or m not in (1, math.inf) else m

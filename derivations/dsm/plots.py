@@ -90,7 +90,8 @@ def plot_figure(curves, path, simulations=None):
     first = curves["1"][0]
     fig.suptitle(
         f"DSM with random features: {first['activation']}, t = {first['t']}, $\\psi_n$ = {float(first['psi_n']):g}, "
-        f"$\\lambda$ = {float(first['lam']):g}" + ("" if first["psi_d"] in ("1", 1) else f", $\\psi_D$ = {first['psi_d']}"),
+        f"$\\lambda$ = {float(first['lam']):g}" + ("" if first["data"] == "iso" else f", $\\psi_D$ = {first['psi_d']}"
+                                                 if first["data"].startswith("subspace:") else f", C: {first['data']}"),
         fontsize=11,
     )
     fig.tight_layout()

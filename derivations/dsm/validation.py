@@ -102,7 +102,8 @@ def compare(point, d=200, seeds=3, dps=20, seed=0, extrapolate=False):
     def estimate_of(result, metric):
         return getattr(result, metric) if metric in METRICS else result.groups[metric.removeprefix("test_error_")]
 
-    groups = [f"test_error_{name}" for name in sim.groups] if not theory.data.isotropic_or_subspace else []
+    groups = [f"test_error_{name}" for name in sim.groups] if point.data and not sim.data.startswith(
+        ("iso", "subspace:")) else []
     for metric in METRICS + tuple(groups):
         if metric not in record:
             continue
