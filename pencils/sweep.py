@@ -209,6 +209,25 @@ def sweep_layout(system, over, at, dps=30, derivatives=()):
     return columns, provenance
 
 
+def _extrapolated(history, x):
+    """The unknowns at ``x`` extrapolated from the last points ``[(x_i, u_i)]`` of a sweep: the
+    polynomial through them (quadratic from three points, linear from two); None from fewer, or
+    where two of the points coincide."""
+    if len(history) < 2:
+        return None
+    xs = [p for p, _ in history]
+    if len(set(xs)) < len(xs):
+        return None
+    weights = []  # Lagrange basis at x
+    for i, xi in enumerate(xs):
+        w = 1
+        for j, xj in enumerate(xs):
+            if j != i:
+                w = w * (x - xj) / (xi - xj)
+        weights.append(w)
+    return [sum(w * u[n] for w, (_, u) in zip(weights, history)) for n in range(len(history[0][1]))]
+
+
 def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, on_solution=None, **options):
     """Solve ``system`` at every value of one parameter, warm-starting each point.
 
@@ -269,11 +288,7 @@ def sweep(system, over, values, at, dps=30, derivatives=(), progress=None, on_so
     with mpmath.workdps(dps + GUARD):
         for value in iterator:
             x = to_mpmath(value)
-            predictor = None
-            if len(history) >= 2:
-                (x1, u1), (x2, u2) = history[-2], history[-1]
-                step = (x - x2) / (x2 - x1) if x2 != x1 else 0
-                predictor = [b + step * (b - a) for a, b in zip(u1, u2)]
+            predictor = _extrapolated(history[-3:], x)
             point = {**at, over: x if isinstance(value, mpmath.mpf | mpmath.mpc) else value}  # exact as given
             solution = solve(system, point, dps=dps, previous=solution, predictor=predictor, **options)
             history.append((x, list(solution.unknowns.values())))

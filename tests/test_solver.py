@@ -355,3 +355,20 @@ def test_float64_form_matches_the_list_formulas(structured):
                        rtol=1e-12, atol=1e-12)
     assert np.allclose(form.jacobian(prepared, inverse), compiled.jacobian(values, inverses, scale),
                        rtol=1e-12, atol=1e-12)
+
+
+def test_a_vanishing_unknown_does_not_raise_the_precision_along_a_sweep():
+    """The replicated DSM pencil has an unknown that vanishes at zeta = 0; its rounding noise (1e-24
+    after a float64 path, 1e-90 after a polish at 80 digits) made the ratio max|u| / min|u| ask for
+    up to 200 extra digits, point after point. The extra digits now follow the Jacobian's condition."""
+    from derivations.dsm.theory import Theory
+    from pencils.balls import bits_for
+    from pencils.solver.certificate import EXTRA_DIGITS
+    from pencils.solver.newton import GUARD
+    from pencils.sweep import points, sweep
+
+    theory = Theory(m=2, dps=20)
+    bits = []
+    sweep(theory.system, "psi_p", points("0.5", "8", 12, log=True, dps=20),
+          {**theory.fixed, "psi_n": 2, "lam": "1e-3"}, dps=20, on_solution=lambda s, row: bits.append(s.certificate.bits))
+    assert max(bits) <= bits_for(20 + GUARD + EXTRA_DIGITS + 5), bits

@@ -1,5 +1,7 @@
 """``solve``: continuation to the physical branch, polish, verification, certificate."""
 
+import math
+
 import mpmath
 
 from ..exceptions import AdmissibilityError, ConvergenceError, DomainError, SingularPointError
@@ -7,7 +9,7 @@ from ..values import parse_point, to_mpmath
 from .certificate import certify as certify_solution
 from .compiled import as_float, compile_system
 from .continuation import Steps, coupling_path, parameter_path, regularised_path
-from .newton import GUARD, newton, newton_iteration_count, polish
+from .newton import GUARD, float_condition, newton, newton_iteration_count, polish
 from .solution import Solution
 from .verification import verify
 
@@ -172,18 +174,29 @@ def _mpmath_point(exact_point):
     return {name: mpmath.re(v) if mpmath.im(v) == 0 else v for name, v in point.items()}
 
 
-def _scale_digits(u):
-    """Extra working digits for unknowns of very different sizes: ``2 log10(max|u| / min|u|)``.
+def _scale_digits(compiled, values, u):
+    """Extra working digits for an ill-conditioned Jacobian at ``u``.
 
-    With ``|G| ~ 1/lam`` beside ``O(lam)`` entries at a tiny ridge, the Jacobian's condition is
-    about the square of that ratio (1e46 at ``lam = 1e-12`` in the DSM pencils): Newton at the
-    requested precision alone would wander to another root.
+    With unknowns of very different sizes (``|G| ~ 1/lam`` beside ``O(lam)`` entries at a tiny
+    ridge) the Jacobian's condition ``kappa`` is about the square of their ratio (1e46 at
+    ``lam = 1e-12`` in the DSM pencils): Newton at the requested precision alone would wander to
+    another root. Where the sizes differ by ``1e6`` or more, ``kappa`` is measured in float64:
+    below ``1e12`` (where float64 measures it) the digits it costs beyond the guard digits,
+    ``log10(kappa) - GUARD``; above, ``2 log10(max|u| / min|u|)``. (The ratio alone overstates:
+    an unknown that vanishes at the point is left at its rounding noise, ``1e-24`` after a float64
+    path, ``1e-90`` after a polish at 80 digits, which then asked for 180 digits at the next point
+    of a sweep.)
     """
     sizes = [abs(x) for x in u if x != 0]
     if not sizes:
         return 0
     ratio = float(max(sizes) / min(sizes))
-    return 0 if ratio < 1e6 else 2 * int(mpmath.ceil(mpmath.log10(ratio)))
+    if ratio < 1e6:
+        return 0
+    kappa = float_condition(compiled, values, u)
+    if kappa < 1e12:
+        return max(0, math.ceil(math.log10(max(kappa, 1))) - GUARD)
+    return 2 * int(mpmath.ceil(mpmath.log10(ratio)))
 
 
 def _polish(compiled, exact_point, point, values, u, dps, max_iter, tol):
@@ -194,7 +207,7 @@ def _polish(compiled, exact_point, point, values, u, dps, max_iter, tol):
     (targets, jacobian))``, ``work`` the digits used, ``targets`` read at ``u`` by the polish and
     its last Jacobian (``None`` when the verification changed ``u``).
     """
-    work = dps + _scale_digits(u)
+    work = dps + _scale_digits(compiled, values, u)
     with mpmath.workdps(work + GUARD):
         if work > dps:
             point = _mpmath_point(exact_point)

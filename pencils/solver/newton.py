@@ -12,8 +12,9 @@ from flint import acb, acb_mat, arb
 from .. import linalg
 from ..balls import mid_mpmath, to_ball
 from ..exceptions import ConvergenceError, SingularPointError
+from .compiled import as_float
 
-__all__ = ["GUARD", "newton", "polish", "newton_iteration_count"]
+__all__ = ["GUARD", "newton", "polish", "newton_iteration_count", "float_condition"]
 
 GUARD = 10  # extra decimal digits carried internally
 
@@ -119,6 +120,23 @@ def polish(compiled, values, u, point, dps, max_iter):
         ) from None
 
 
+
+
+def float_condition(compiled, values, u):
+    """The condition number of the Jacobian at ``u`` in float64 (``inf`` where it cannot be evaluated)."""
+    form = compiled.floats
+    prepared = form.prepare([as_float(v) for v in values], 1,
+                            complex_entries=any(mpmath.im(x) != 0 for x in u))
+    with np.errstate(all="ignore"):
+        x = np.array([as_float(v) for v in u], dtype=prepared["dtype"])
+        inverse = form.inverse(prepared, x)
+        if inverse is None:
+            return np.inf
+        try:
+            condition = np.linalg.cond(form.jacobian(prepared, inverse))
+        except np.linalg.LinAlgError:  # no SVD (non-finite entries)
+            return np.inf
+    return float(condition) if np.isfinite(condition) else np.inf
 
 
 def _newton_midpoints(compiled, values, u, point, max_iter, goal):
