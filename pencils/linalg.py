@@ -225,6 +225,11 @@ def inverse(A):
     """
     types = _entry_types(A)
     if types & _BALLS:
+        if len(A) == 1:  # a reciprocal (no matrix to build)
+            x = acb(A[0][0])
+            if x.contains(0):
+                raise ZeroDivisionError("singular matrix")
+            return [[1 / x]]
         return acb_mat(A).inv().tolist()
     if len(A) > 1 and types <= _MACHINE:
         try:

@@ -263,7 +263,7 @@ def _interpolation(a, b):
     A ridge from 1 to 1e-15 then takes as many steps per decade, whether the
     parameter is declared positive or only real.
     """
-    if mpmath.im(a) == 0 and mpmath.im(b) == 0 and a * b > 0 and a != b:
+    if a.imag == 0 and b.imag == 0 and a * b > 0 and a != b:  # .imag: Python and mpmath numbers alike
         ratio = b / a
         return lambda t: a * ratio ** t
     return lambda t: a + t * (b - a)
