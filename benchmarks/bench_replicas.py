@@ -1,6 +1,7 @@
 """Benchmark of the DSM model for any number of noise samples m (issue 8).
 
-Run: ``python benchmarks/bench_replicas.py [--points 60] [--runs 3] [--baseline REV]``.
+Run: ``python benchmarks/bench_replicas.py [--points 60] [--runs 3] [--baseline REV]``, or
+``python benchmarks/bench_replicas.py --repeat 7`` for the interleaved comparison below.
 
 For each m (1, 2, 4, 16, 64, 10^6, inf), in a fresh process: the setup (pencil, Dyson system,
 compiled form), the first point (cold) and the median time per point of a warm-started sweep of
@@ -17,6 +18,13 @@ Two baselines, measured in the same run:
   ``mpmath.findroot`` (analytic Jacobian) at the same dps, warm-started from the previous point,
   with implicit derivatives in lam and zeta from the same Jacobian — what a careful person writes
   by hand. It certifies nothing; pencils' time is shown with and without its certificate.
+
+``--repeat N`` measures the ratios on a shared machine, where one process per row cannot: all m in
+one process (every theory built and warmed first), N rounds, each round one sweep per m in a rotated
+order, the per-point time of each m divided by that of m = 1 *in the same round*; then N rounds of
+m = 1 now against m = 1 at ``--baseline``, one fresh process each, alternating. Medians and the
+spread of the per-round ratios are printed, with the load average, for the wall time and for the
+CPU time of the process (which other jobs on the machine do not inflate).
 
 Prints Markdown tables. Machines are noisy: compare the ratios, measured side by side.
 """
@@ -38,7 +46,10 @@ POINT = dict(t="0.1", activation="tanh", psi_n=2, lam="1e-3", dps=30)
 
 
 def _grid(points):
-    from pencils.sweep import points as grid_points
+    try:
+        from pencils.sweep import points as grid_points
+    except ImportError:  # the baseline 6edb21c names it grid
+        from pencils.sweep import grid as grid_points
 
     return grid_points("0.1", "16", points, log=True, dps=POINT["dps"])
 
@@ -64,15 +75,89 @@ def measure(m, points, runs, certify=True):
     start = time.perf_counter()
     theory.curve(POINT["psi_n"], values[:1], POINT["lam"])
     cold = time.perf_counter() - start
-    per_point = []
+    per_point, per_point_cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         records = theory.curve(POINT["psi_n"], values, POINT["lam"])
         per_point.append((time.perf_counter() - start) / points)
+        per_point_cpu.append((time.process_time() - cpu) / points)
     digits = min(r["test_error_digits"] for r in records)
-    return dict(setup=setup, cold=cold, per_point=statistics.median(per_point), digits=digits,
+    return dict(setup=setup, cold=cold, per_point=statistics.median(per_point),
+                per_point_cpu=statistics.median(per_point_cpu), digits=digits,
                 cpu=time.process_time(), rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 unknowns=len(theory.system.unknowns), test_error=str(records[-1]["test_error"]))
+
+
+def interleaved(ms, points, rounds):
+    """All ``ms`` in this process: ``rounds`` rounds of one sweep per m (rotated order); per-point times."""
+    from derivations.dsm.theory import Theory
+
+    values = _grid(points)
+    theories = {m: Theory(m=m, t=POINT["t"], activation=POINT["activation"], dps=POINT["dps"]) for m in ms}
+    for theory in theories.values():  # compile and warm up (first point, cold)
+        theory.curve(POINT["psi_n"], values[:2], POINT["lam"])
+    times, cpu_times = {m: [] for m in ms}, {m: [] for m in ms}
+    for r in range(rounds):
+        for m in ms[r % len(ms):] + ms[:r % len(ms)]:
+            start, cpu = time.perf_counter(), time.process_time()
+            theories[m].curve(POINT["psi_n"], values, POINT["lam"])
+            times[m].append((time.perf_counter() - start) / points)
+            cpu_times[m].append((time.process_time() - cpu) / points)
+    return dict(times=times, cpu=cpu_times, load=os.getloadavg()[0])
+
+
+def _repeat(args):
+    """``--repeat``: the interleaved rounds of the module docstring, printed as Markdown."""
+    ms = args.ms.split(",")
+    if "1" not in ms:
+        ms = ["1"] + ms
+    load = os.getloadavg()[0]
+    result = _child(["--one", ",".join(ms), "--mode", "interleaved", "--points", str(args.points),
+                     "--runs", str(args.repeat)])
+    if "error" in result:
+        raise SystemExit(f"interleaved run failed: {result['error']}")
+    print(f"All m in one process, {args.repeat} rounds of a {args.points}-point sweep each (rotated order); "
+          f"load average {load:.2f} before, {result['load']:.2f} after")
+    for kind, times in (("wall", result["times"]), ("CPU", result["cpu"])):
+        one = times["1"]
+        print()
+        print(f"| m | per point, {kind} (median) | per point / m = 1, per round | median ratio | largest ratio |")
+        print("| --- | --- | --- | --- | --- |")
+        for m in ms:
+            ratios = [a / b for a, b in zip(times[m], one)]
+            print(f"| {m} | {_ms(statistics.median(times[m]))} | {', '.join(f'{x:.2f}' for x in ratios)} | "
+                  f"{statistics.median(ratios):.2f} | {max(ratios):.2f} |")
+    print()
+    with tempfile.TemporaryDirectory() as folder:
+        base = Path(folder) / "base"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base), args.baseline],
+                       check=True, capture_output=True)
+        try:
+            script = base / "benchmarks" / "bench_replicas.py"
+            script.write_text(Path(__file__).read_text())
+            env = {**os.environ, "PYTHONPATH": str(base), "PENCILS_CACHE_DIR": "off"}
+            common = ["--one", "1", "--points", str(args.points), "--runs", "3"]
+            rounds = []
+            for _ in range(args.repeat):
+                now = _child(common)
+                out = subprocess.run([sys.executable, str(script), *common], capture_output=True, text=True, env=env,
+                                     cwd=str(base))
+                rounds.append((json.loads(out.stdout.strip().splitlines()[-1]), now, os.getloadavg()[0]))
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)], capture_output=True)
+    print(f"m = 1 against {args.baseline}, one fresh process each (median of 3 sweeps), alternating "
+          "(wall time; CPU time):")
+    print()
+    print(f"| round | {args.baseline}: per point | now: per point | speed-up | speed-up in CPU time | load average |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for n, (b, a, la) in enumerate(rounds, 1):
+        print(f"| {n} | {_ms(b['per_point'])} | {_ms(a['per_point'])} | {b['per_point'] / a['per_point']:.2f}x | "
+              f"{b['per_point_cpu'] / a['per_point_cpu']:.2f}x | {la:.2f} |")
+    wall = [b["per_point"] / a["per_point"] for b, a, _ in rounds]
+    cpu = [b["per_point_cpu"] / a["per_point_cpu"] for b, a, _ in rounds]
+    print(f"| median | {_ms(statistics.median(b['per_point'] for b, _, _ in rounds))} | "
+          f"{_ms(statistics.median(a['per_point'] for _, a, _ in rounds))} | {statistics.median(wall):.2f}x | "
+          f"{statistics.median(cpu):.2f}x | |")
 
 
 def _without_certificate():
@@ -183,15 +268,22 @@ def main():
     parser.add_argument("--runs", type=int, default=3, help="repeated sweeps, median (default 3)")
     parser.add_argument("--baseline", default="6edb21c", help="git revision of the baseline (default 6edb21c)")
     parser.add_argument("--ms", default=",".join(MS), help="the m to measure, comma-separated")
+    parser.add_argument("--repeat", type=int, default=0,
+                        help="interleaved rounds instead of one process per row (see the module docstring)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="pencils", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        if args.mode == "smallest":
+        if args.mode == "interleaved":
+            result = interleaved(args.one.split(","), args.points, args.runs)
+        elif args.mode == "smallest":
             result = smallest_system(args.one, args.points, args.runs)
         else:
             result = measure(args.one, args.points, args.runs, certify=args.mode != "uncertified")
         print(json.dumps(result))
+        return
+    if args.repeat:
+        _repeat(args)
         return
     ms = args.ms.split(",")
     common = ["--points", str(args.points), "--runs", str(args.runs)]
