@@ -20,7 +20,7 @@ Two baselines, measured in the same run:
   by hand. It certifies nothing; pencils' time is shown with and without its certificate.
 
 ``--repeat N`` measures the ratios on a shared machine, where one process per row cannot: all m in
-one process (every theory built and warmed first), N rounds, each round one sweep per m in a rotated
+one process (every theory built and one sweep run first), N rounds, each round one sweep per m in a rotated
 order, the per-point time of each m divided by that of m = 1 *in the same round*; then N rounds of
 m = 1 now against m = 1 at ``--baseline``, one fresh process each, alternating. Medians and the
 spread of the per-round ratios are printed, with the load average, for the wall time and for the
@@ -94,8 +94,8 @@ def interleaved(ms, points, rounds):
 
     values = _grid(points)
     theories = {m: Theory(m=m, t=POINT["t"], activation=POINT["activation"], dps=POINT["dps"]) for m in ms}
-    for theory in theories.values():  # compile and warm up (first point, cold)
-        theory.curve(POINT["psi_n"], values[:2], POINT["lam"])
+    for theory in theories.values():  # compile and warm up: one whole sweep each, not timed
+        theory.curve(POINT["psi_n"], values, POINT["lam"])
     times, cpu_times = {m: [] for m in ms}, {m: [] for m in ms}
     for r in range(rounds):
         for m in ms[r % len(ms):] + ms[:r % len(ms)]:

@@ -81,6 +81,7 @@ pencils.exceptions.ParseError: block (1, 2): cannot parse "z + __import__('os')"
 
 import decimal
 import fractions
+import functools
 import keyword
 import math
 import numbers
@@ -563,16 +564,23 @@ def _flint_ball():
     return (flint.arb, flint.acb)
 
 
-def _binary(mpf, what):
-    """The exact value of an mpmath ``mpf`` as a SymPy Rational."""
+@functools.lru_cache(maxsize=4096)
+def _parsed(text):
+    """:func:`parse_number` of a text, remembered (a sweep reads the same fixed values at every point)."""
+    return parse_number(text)
+
+
+def _binary(mpf, prefix, value):
+    """The exact value of an mpmath ``mpf`` as a SymPy Rational (``prefix + repr(value)`` in errors)."""
     import mpmath
 
     if not mpmath.isfinite(mpf):
-        raise ParseError(f"cannot read {what} as a number: not finite")
+        raise ParseError(f"cannot read {prefix}{value!r} as a number: not finite")
     sign, mantissa, exponent, _ = mpf._mpf_
     if mantissa and abs(exponent) + mantissa.bit_length() > MAX_DIGITS / _LOG10_2:
-        raise ParseError(f"cannot read {what} as a number: more than {MAX_DIGITS} digits")
-    return (-1) ** sign * sp.Integer(mantissa) * sp.Integer(2) ** exponent
+        raise ParseError(f"cannot read {prefix}{value!r} as a number: more than {MAX_DIGITS} digits")
+    mantissa = -mantissa if sign else mantissa
+    return sp.Rational(mantissa << exponent) if exponent >= 0 else sp.Rational(mantissa, 1 << -exponent)
 
 
 def exact_number(value, *, where=None):
@@ -607,7 +615,10 @@ def exact_number(value, *, where=None):
     """
     prefix = f"{where}: " if where else ""
     if isinstance(value, str):
-        return parse_number(value, where=where)
+        try:
+            return _parsed(value)
+        except ParseError:
+            return parse_number(value, where=where)  # raises again, naming where
     if isinstance(value, bool):
         raise ParseError(f"{prefix}cannot read {value!r} as a number: a bool is not a number")
     balls = _flint_ball()
@@ -630,9 +641,9 @@ def exact_number(value, *, where=None):
     import mpmath
 
     if isinstance(value, mpmath.mpf):
-        return _binary(value, prefix + repr(value))
+        return _binary(value, prefix, value)
     if isinstance(value, mpmath.mpc):
-        return _binary(value.real, prefix + repr(value)) + sp.I * _binary(value.imag, prefix + repr(value))
+        return _binary(value.real, prefix, value) + sp.I * _binary(value.imag, prefix, value)
     if isinstance(value, numbers.Real):  # numpy float32, longdouble...: the decimal they print
         return parse_number(str(value), where=where)
     if isinstance(value, numbers.Complex):
