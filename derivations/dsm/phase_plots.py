@@ -128,8 +128,8 @@ def plot_phase(diagrams, boundaries, path, level=0.0, interpolation_level=0.9, s
             ax.set_ylabel("$\\psi_p = p/d$")
             ax.set_title(f"m = {_m_label(m)}: {name}", fontsize=10)
     handles = [Line2D([], [], color="black", ls=(0, (4, 3)), label="p = n")]
-    handles += [Line2D([], [], color=colours[m], lw=2, label=f"memorisation = {level:g}, m = {_m_label(m)}")
-                for m in ms]
+    handles += [Line2D([], [], color=colours[m], lw=2, label=f"memorisation = {level:g}, m = {_m_label(m)}" + (
+        "" if _drawn(boundaries.get(m, (None,))[0]) else " (none on the grid)")) for m in ms]
     handles += [Line2D([], [], color="grey", ls="-.", label=f"interpolation = {interpolation_level:g}"),
                 Line2D([], [], color="grey", ls=":", label="test error turns (m = 1: peak; m ≥ 2: bottom of the U)")]
     if any(simulations.values()):
@@ -140,6 +140,11 @@ def plot_phase(diagrams, boundaries, path, level=0.0, interpolation_level=0.9, s
     fig.tight_layout(rect=(0, 0.08 / len(ms), 1, 0.97))
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def _drawn(curve):
+    """Whether a boundary has a point to draw."""
+    return curve is not None and bool(np.isfinite(np.asarray(curve, dtype=float)).any())
 
 
 def _edges(x):
