@@ -372,3 +372,25 @@ def test_a_vanishing_unknown_does_not_raise_the_precision_along_a_sweep():
     sweep(theory.system, "psi_p", points("0.5", "8", 12, log=True, dps=20),
           {**theory.fixed, "psi_n": 2, "lam": "1e-3"}, dps=20, on_solution=lambda s, row: bits.append(s.certificate.bits))
     assert max(bits) <= bits_for(20 + GUARD + EXTRA_DIGITS + 5), bits
+
+
+def test_a_first_path_on_another_root_is_caught_by_the_second_path(textbook, monkeypatch):
+    """A warm start whose path jumped to the other root of the anisotropic Marchenko-Pastur equations
+    (a genuine root: the polish keeps it) is refused: the bent second path lands on the physical root."""
+    import pencils.solver.driver as driver
+
+    system = DysonSystem(textbook["anisotropic_marchenko_pastur"])
+    previous = solve(system, {"z": "-1.1", "psi": "0.5"}, dps=30)
+    other = [-0.6691886721262161, 2.4943468735397083]  # the non-physical root at z = -1, psi = 1/2
+    followed = driver.parameter_path
+
+    def jumped(compiled, start, point, u0, steps, detour=0, **options):
+        if detour:  # the second path, bent into the complex plane: as it is
+            return followed(compiled, start, point, u0, steps, detour=detour, **options)
+        return list(other), 1
+
+    monkeypatch.setattr(driver, "parameter_path", jumped)
+    with pytest.raises(AdmissibilityError, match="two continuation paths reach different roots"):
+        solve(system, {"z": "-1", "psi": "0.5"}, dps=30, previous=previous)
+    monkeypatch.undo()
+    assert "two paths agree" in solve(system, {"z": "-1", "psi": "0.5"}, dps=30, previous=previous).checks
