@@ -189,6 +189,8 @@ def test_help_has_every_option_and_an_example(capsys):
     (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers"),
     (["--activation", "nosuch"], "activation"),
     (["--simulate", "d=5"], "at least 10"),
+    (["--m", "2", "--data", "atoms:4@0.3,1@0.7"], "m = 1 and m = inf only"),
+    (["--data", "atoms:4@0.3,1@0.6"], "sum to"),
 ])
 def test_bad_input_is_one_error_line_before_any_work(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -317,3 +319,19 @@ def test_optimal_loss_is_the_theory_s_c_t_with_structured_data():
     c_t = (ds["dsm_test_loss"] - h * ds["test_error"]).values
     assert np.allclose(c_t, 0.5 * math.exp(-0.2), rtol=1e-13, atol=0)
     assert ds["interpolation"].values[0, 0] == 0 and ds["interpolation"].values[0, 1] > 0.99
+
+
+def test_any_data_covariance():
+    """A two-level covariance: c_t = 1 - h tr((a^2 C + h)^-1)/d, which is also L_test - h E_test of the theory;
+    the grid and its boundaries run for m = 1 and m = inf."""
+    data = "atoms:4@0.3,1@0.7"
+    with mpmath.workdps(40):
+        a2 = mpmath.exp(mpmath.mpf("-0.2"))
+        h = 1 - a2
+        closed = 1 - h * (mpmath.mpf("0.3") / (4 * a2 + h) + mpmath.mpf("0.7") / (a2 + h))
+        assert abs(optimal_loss("0.1", data=data, dps=30) - closed) < mpmath.mpf(10) ** -35
+    diagrams = phase_diagram([1, "inf"], ["1"], ["0.5", "1", "2", "4"], data=data, dps=15, scheduler="synchronous")
+    ds = diagrams[math.inf]
+    assert np.allclose((ds["dsm_test_loss"] - (1 - float(a2)) * ds["test_error"]).values, float(closed), rtol=1e-13)
+    assert ds.attrs["data"] == data and "tr((a^2 C + h)^-1)" in ds.attrs["memorisation"]
+    assert np.isnan(boundary(diagrams[1])).all() and 0.5 < boundary(diagrams[math.inf])[0] < 1

@@ -236,3 +236,26 @@ def test_fresh_noise_loss_against_simulation(psi_d):
         sim = simulate("tanh", 0.1, psi_n, float(psi_p), 1e-2, m, d=250, seeds=3, psi_d=float(psi_d))
         theory, measured = float(record["fresh_train_error"]), sim.fresh_train_error
         assert abs(theory - measured.mean) < 3 * measured.stderr + 0.02 * theory, (m, psi_n, psi_p, theory, measured)
+
+
+def test_fresh_noise_loss_of_the_law_pencil_agrees_with_the_replicated_pencil():
+    # isotropic and subspace data through the pencil of a deterministic C (m = 1, Omega split by kappa, the xi source)
+    # against the replicated pencil with its source at m = 1: different pencils, one fresh-noise loss
+    for data in ("iso", "subspace:0.5"):
+        law = Theory(m=1, dps=30, fresh=True, data=data, law_pencil=True).at(1, 2, "1e-3")
+        replicated = Theory(m=1, dps=30, fresh=True, data=data).at(1, 2, "1e-3")
+        assert abs(law["fresh_train_error"] - replicated["fresh_train_error"]) < mpmath.mpf(10) ** -27, data
+        assert law["fresh_train_error_digits"] >= 28
+
+
+@pytest.mark.slow
+def test_fresh_noise_loss_with_a_two_level_covariance_against_simulation():
+    from derivations.dsm.simulation import simulate
+
+    data = "atoms:4@0.3,1@0.7"
+    theory = Theory(m=1, dps=20, fresh=True, data=data)
+    for psi_n, psi_p in ((1, "0.5"), (1, 2), ("0.5", 4)):
+        record = theory.at(psi_n, psi_p, "1e-2")
+        sim = simulate("tanh", 0.1, float(psi_n), float(psi_p), 1e-2, 1, d=250, seeds=3, data=data)
+        value, measured = float(record["fresh_train_error"]), sim.fresh_train_error
+        assert abs(value - measured.mean) < 3 * measured.stderr + 0.02 * value, (psi_n, psi_p, value, measured)

@@ -385,10 +385,10 @@ def equations(argv):
         from .data import DataModel
         from .pencils import data_pencil, data_targets
 
-        if m not in (1, math.inf) or args.fresh or args.structured:
-            raise DSMError("--data: the pencil with a deterministic C exists for --m 1 and --m inf (without --fresh, "
-                           "--structured)")
-        show_system(data_pencil(m, DataModel.parse(args.data).law), list(data_targets(m).values()),
+        if m not in (1, math.inf) or (args.fresh and m != 1) or args.structured:
+            raise DSMError("--data: the pencil with a deterministic C exists for --m 1 and --m inf (--fresh: m = 1; "
+                           "not with --structured)")
+        show_system(data_pencil(m, DataModel.parse(args.data).law, fresh=args.fresh), list(data_targets(m).values()),
                     latex=args.latex, standalone=args.standalone, as_json=args.json, latex_names=LATEX_NAMES)
         return 0
     if args.fresh and m == math.inf:

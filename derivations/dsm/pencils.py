@@ -269,7 +269,7 @@ def dsm_pencil(m, structured=False, fresh=False):
     return L
 
 
-def data_pencil(m, law):
+def data_pencil(m, law, fresh=False):
     """The pencil of the DSM model for data ``x ~ N(0, C)`` with ``C`` of any spectral law.
 
     The data space is one block of size ``d`` holding the deterministic matrix
@@ -288,6 +288,13 @@ def data_pencil(m, law):
         not allow beside deterministic matrices.
     law : pencils.SpectralLaw
         The law of ``C`` (``DataModel.law``).
+    fresh : bool
+        ``m = 1`` only: ``Omega = sqrt(kappa) Omega_0 + sqrt(1 - kappa) Omega``
+        and the source ``- xi U^inf`` in block ``p``, ``U^inf = G G^T / psi_n +
+        h mu1^2 W W^T + mus^2 (1 - kappa)``, ``G = a mu1 W C^{1/2} X + mus
+        sqrt(kappa) Omega_0`` (the noise-averaged covariance; blocks ``dG``,
+        ``xG``, ``nG``, ``x2G``, ``d2G`` after the others), as
+        :func:`dsm_pencil` with ``fresh=True`` does for isotropic data.
 
     Returns
     -------
@@ -310,6 +317,11 @@ def data_pencil(m, law):
     W = GaussianMatrix("W", psi_p, 1)
     X, Z = GaussianMatrix("X", 1, psi_n), GaussianMatrix("Z", 1, psi_n)
     Omega = GaussianMatrix("Omega", psi_p, psi_n)
+    if fresh and m != 1:
+        raise ValueError(f"the fresh-noise source of the pencil with a spectral law of C is for m = 1, got m = {m}")
+    if fresh:
+        Omega_0 = GaussianMatrix("Omega_0", psi_p, psi_n)
+        Omega = sp.sqrt(kappa) * Omega_0 + sp.sqrt(1 - kappa) * Omega
     b = _Blocks()
     if m == 1:
         # p -> d -> n -> d2 -> p with Y = a C^{1/2} X + sqrt(h) Z: d -> n carries sqrt(h) Z, d -> x -> n the
@@ -326,7 +338,7 @@ def data_pencil(m, law):
         b.add("x2", "d2", -a * root)
         b.add("d2", "p", -(mu1 / psi_n) * W.T)
         b.add("p", "n", mus * Omega)
-        b.add("n", "p", -(mus / psi_n) * Omega.T)
+        b.add("n", "p", -(mus / psi_n) * _transpose(Omega))
     elif m == np.inf:
         # G = a mu1 W C^{1/2} X + mus sqrt(kappa) Omega: p -> d -> x -> n -> x2 -> d2 -> p and p -> n -> p
         b.block("p", psi_p, lam + mus**2 * (1 - kappa))
@@ -346,7 +358,7 @@ def data_pencil(m, law):
     b.block("v", 1)
     b.block("v2", 1)
     b.add("p", "v", W)
-    b.add("v", "v2", -(zeta * (a**2 * C + h) - (h * mu1**2 if m == np.inf else 0)))
+    b.add("v", "v2", -(zeta * (a**2 * C + h) - (h * mu1**2 if m == np.inf else 0) + (xi * h * mu1**2 if fresh else 0)))
     b.add("v2", "p", W.T)
     b.block("e", 1)
     b.block("f", 1)
@@ -358,11 +370,26 @@ def data_pencil(m, law):
     else:
         b.add("e", "p", -W.T)
         b.add("p", "f", -W)
+    if fresh:  # -xi (G G^T / psi_n + mus^2 (1 - kappa)): p -> dG -> xG -> nG -> x2G -> d2G -> p and p -> nG -> p
+        b.entries[("p", "p")] -= xi * mus**2 * (1 - kappa)
+        for name, size in (("dG", 1), ("xG", 1), ("nG", psi_n), ("x2G", 1), ("d2G", 1)):
+            b.block(name, size)
+        b.add("p", "dG", a * mu1 * W)
+        b.add("dG", "xG", -root)
+        b.add("xG", "nG", -X)
+        b.add("nG", "x2G", -X.T)
+        b.add("x2G", "d2G", -root)
+        b.add("d2G", "p", (xi * a * mu1 / psi_n) * W.T)
+        b.add("p", "nG", mus * sp.sqrt(kappa) * Omega_0)
+        b.add("nG", "p", (xi * mus * sp.sqrt(kappa) / psi_n) * Omega_0.T)
     mname = "1" if m == 1 else "inf"
     description = (f"DSM random features, m = {mname}, data N(0, C) with C of a spectral law: block p of the inverse "
                    "is R = (U + lam - zeta W (a^2 C + h) W^T)^{-1}; entry/exit blocks e, f, w give the traces of the "
                    "train and test errors (see derivations/dsm/pencils.py, data_pencil).")
-    L = b.pencil(_parameters(m), name=f"dsm-m{mname}-law", description=description)
+    if fresh:
+        description = description.replace("(a^2 C + h) W^T)^{-1}", "(a^2 C + h) W^T - xi U^inf)^{-1}")
+    parameters = _parameters(m) + ([kappa, xi] if fresh else [])
+    L = b.pencil(parameters, name=f"dsm-m{mname}-law{'-fresh' if fresh else ''}", description=description)
     L.block_names = tuple(b.names)
     return L
 

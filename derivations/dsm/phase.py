@@ -2,13 +2,13 @@
 
 A phase diagram is one :func:`pencils.grids.grid` per number of noise samples
 ``m`` (see :func:`phase_diagram`): axes ``psi_n`` and ``psi_p`` (rows along
-``psi_p``, warm-started), fixed ``t``, ``lam``, activation and ``psi_d``. What
+``psi_p``, warm-started), fixed ``t``, ``lam``, activation and data model. What
 a row computes is :class:`PhaseRows`, a :class:`pencils.grids.RowSolver`
 built on :meth:`derivations.dsm.theory.Theory.curve` (with ``fresh=True``).
 
 Two indicators
 --------------
-With ``c_t = psi_d e^{-2t}`` the DSM loss of the true score on fresh data (the
+With ``c_t`` the DSM loss of the true score on fresh data (:func:`optimal_loss`; the
 optimal population loss, MODEL.md section 3; it is also the true score's
 expected loss on the training inputs with any noise, as it does not depend on
 them):
@@ -95,19 +95,28 @@ VARIABLES = {
     "residual": "float",
 }
 
-_THEORIES = {}  # one Theory per (m, t, activation, psi_d, dps) and worker process
+_THEORIES = {}  # one Theory per (m, t, activation, data, dps) and worker process
 
 
-def optimal_loss(t, psi_d=1, dps=30):
-    """``c_t = psi_d e^{-2t}``: the DSM loss of the true score on fresh data (MODEL.md section 3).
+def optimal_loss(t, psi_d=None, dps=30, data=None):
+    """``c_t = 1 - (h_t/d) tr((a_t^2 C + h_t)^{-1})``: the DSM loss of the true score on fresh data (MODEL.md
+    section 3); ``psi_d e^{-2t}`` for data on a subspace of ratio ``psi_d`` (``data``: a
+    :class:`~derivations.dsm.data.DataModel` or its text, or the shorthand ``psi_d``; default isotropic).
 
     >>> print(mpmath.nstr(optimal_loss("0.1", dps=20), 15))
     0.818730753077982
+    >>> print(mpmath.nstr(optimal_loss("0.1", data="atoms:4@0.3,1@0.7", dps=20), 15))
+    0.857377224778521
     """
     from pencils.values import to_mpmath
 
+    from .data import DataModel
+
+    groups = DataModel.of(data, psi_d).groups
     with mpmath.workdps(dps + 10):
-        return to_mpmath(psi_d) * mpmath.exp(-2 * to_mpmath(t))
+        a2 = mpmath.exp(-2 * to_mpmath(t))
+        h = 1 - a2
+        return 1 - h * sum(to_mpmath(w) / (a2 * to_mpmath(c) + h) for c, w in groups)
 
 
 def indicators(record, c_t):
@@ -128,9 +137,10 @@ class PhaseRows(RowSolver):
     Parameters
     ----------
     m : int or "inf"
-    t, activation, psi_d
+    t, activation, psi_d, data
         As for :class:`~derivations.dsm.theory.Theory`; the activation must be
-        a name (a grid sends the solver to other processes, by pickling).
+        a name and the data model text or a DataModel (a grid sends the
+        solver to other processes, by pickling).
     dps : int
         Precision of the theory's constants (the grid's ``dps`` rules the
         solves; they should agree).
@@ -146,12 +156,15 @@ class PhaseRows(RowSolver):
 
     variables = VARIABLES
 
-    def __init__(self, m=1, t="0.1", activation="tanh", psi_d=1, dps=30):
+    def __init__(self, m=1, t="0.1", activation="tanh", psi_d=None, dps=30, data=None):
+        from .data import DataModel
+
         if not isinstance(activation, str):
             raise DSMError("a phase diagram needs the activation by name (tanh, erf, relu, poly:...), "
                            f"got {type(activation).__name__}")
         self.m = parse_m(m)
-        self.t, self.activation, self.psi_d, self.dps = str(t), activation, str(psi_d), int(dps)
+        self.t, self.activation, self.dps = str(t), activation, int(dps)
+        self.data = DataModel.of(data, psi_d).text
         self._theory = None
 
     def __getstate__(self):
@@ -163,9 +176,9 @@ class PhaseRows(RowSolver):
     def theory(self):
         """The :class:`Theory` of this solver, built once per process."""
         if self._theory is None:
-            key = (self.m, self.t, self.activation, self.psi_d, self.dps)
+            key = (self.m, self.t, self.activation, self.data, self.dps)
             if key not in _THEORIES:
-                _THEORIES[key] = Theory(m=self.m, t=self.t, activation=self.activation, psi_d=self.psi_d,
+                _THEORIES[key] = Theory(m=self.m, t=self.t, activation=self.activation, data=self.data,
                                         dps=self.dps, fresh=True)
             self._theory = _THEORIES[key]
         return self._theory
@@ -173,7 +186,8 @@ class PhaseRows(RowSolver):
     def provenance(self):
         return {"solver": "derivations.dsm.phase.PhaseRows", "model": "dsm",
                 "m": "inf" if self.m == math.inf else str(self.m), "t": self.t, "activation": self.activation,
-                "psi_d": self.psi_d, "memorisation": "1 - fresh_train_error / c_t, c_t = psi_d exp(-2 t)",
+                "data": self.data,
+                "memorisation": "1 - fresh_train_error / c_t, c_t = 1 - (h/d) tr((a^2 C + h)^-1)",
                 "interpolation": "max(0, 1 - train_error / c_t)"}
 
     def solve_row(self, point, over, values, dps):
@@ -189,7 +203,7 @@ class PhaseRows(RowSolver):
             except (PencilsError, ArithmeticError, ValueError, ZeroDivisionError) as exc:
                 records.extend(done)
                 records.append({"certificate": f"failed: {type(exc).__name__}: {exc}"})
-        c_t = optimal_loss(self.t, self.psi_d, dps)
+        c_t = optimal_loss(self.t, dps=dps, data=self.data)
         rows = [self._row(r, c_t, dps) for r in records]
         self._slopes(rows, values)
         return rows
@@ -229,8 +243,8 @@ class PhaseRows(RowSolver):
                 r["train_falls_test_rises"] = 0
 
 
-def phase_diagram(m, psi_n, psi_p, t="0.1", lam="1e-3", activation="tanh", psi_d=1, dps=30, store=None,
-                  resume=False, scheduler=None, workers=None, progress=None, tile=None):
+def phase_diagram(m, psi_n, psi_p, t="0.1", lam="1e-3", activation="tanh", psi_d=None, dps=30, store=None,
+                  resume=False, scheduler=None, workers=None, progress=None, tile=None, data=None):
     """Phase diagrams of the DSM model for several ``m``: ``{m: xarray.Dataset}``.
 
     Parameters
@@ -239,7 +253,7 @@ def phase_diagram(m, psi_n, psi_p, t="0.1", lam="1e-3", activation="tanh", psi_d
         One grid per value.
     psi_n, psi_p : sequence
         The axes (numbers, strings read exactly, or mpmath numbers).
-    t, lam, activation, psi_d
+    t, lam, activation, psi_d, data
         Fixed for every grid (see :class:`~derivations.dsm.theory.Theory`).
     dps : int
     store : str or path, optional
@@ -270,14 +284,14 @@ def phase_diagram(m, psi_n, psi_p, t="0.1", lam="1e-3", activation="tanh", psi_d
     if len(set(ms)) != len(ms):
         raise DSMError(f"m repeats: {list(m)}")
     for value in ms:  # every theory is set up (and its input checked) before any grid runs
-        theory = Theory(m=value, t=t, activation=activation, psi_d=psi_d, dps=dps, fresh=True)
+        theory = Theory(m=value, t=t, activation=activation, psi_d=psi_d, dps=dps, fresh=True, data=data)
         theory._check(list(psi_n), list(psi_p), [lam])
     axes = {"psi_n": list(psi_n), "psi_p": list(psi_p)}
     result = {}
 
     def run(client):
         for value in ms:
-            rows = PhaseRows(m=value, t=t, activation=activation, psi_d=psi_d, dps=dps)
+            rows = PhaseRows(m=value, t=t, activation=activation, psi_d=psi_d, dps=dps, data=data)
             where = None if store is None else Path(store) / store_name(value)
             result[value] = grid(rows, axes, {"lam": lam}, dps=dps, along="psi_p", tile=tile, store=where,
                                  resume=resume, scheduler=client, workers=workers, progress=progress)
@@ -370,7 +384,7 @@ def boundary(ds, level=None, theory=None, indicator="memorisation", tol=1e-12, m
     psi_n = ds["psi_n"].values
     lam = _fixed(ds, "lam")
     out = np.full(len(psi_n), np.nan)
-    c_t = optimal_loss(ds.attrs.get("t", "0.1"), ds.attrs.get("psi_d", "1")) if theory else None
+    c_t = optimal_loss(ds.attrs.get("t", "0.1"), data=ds.attrs.get("data", "iso")) if theory else None
     for k, row in enumerate(values):
         found = _crossings(x, row, level)
         if not found:

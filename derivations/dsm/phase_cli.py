@@ -20,7 +20,8 @@ import mpmath
 from pencils.cli import ArgumentParser, positive_int, spacing_options
 from pencils.solver import GUARD
 
-from .cli import _check_t, _plot_path, _simulate_spec, _value, m_option, model_options, parse_grid
+from .cli import _check_t, _plot_path, _simulate_spec, _value, data_option, m_option, model_options, parse_grid
+from .data import DataModel
 from .errors import DSMError
 from .phase import (INTERPOLATION_LEVEL, LEVEL, PhaseRows, boundary, indicators, optimal_loss, phase_diagram,
                     solved_points, store_name, turning_curve)
@@ -49,6 +50,7 @@ def parser():
     p.add_argument("--t", default="0.1", help="diffusion time t > 0 (default 0.1)")
     p.add_argument("--lam", default="1e-3", help="ridge lambda > 0 (default 1e-3)")
     model_options(p)
+    data_option(p)
     p.add_argument("--level", default=f"{LEVEL:g}",
                    help="level of the memorisation indicator 1 - L_fresh/c_t (L_fresh: the loss on the training "
                         "inputs with new noise) that marks the memorisation phase, below 1 (default "
@@ -128,7 +130,7 @@ def _check_stores(args, ms, axes, fixed):
 
     for m in ms:
         path = folder / store_name(m)
-        rows = PhaseRows(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps)
+        rows = PhaseRows(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps, data=args.data)
         try:
             check_store(path, rows, axes, fixed, dps=args.dps, along="psi_p", resume=args.resume)
         except StoreError as exc:
@@ -157,12 +159,12 @@ def _simulation_points(ds, count, d):
 def _simulate(spec, m, ds, args, log):
     from .simulation import simulate
 
-    c_t = float(optimal_loss(args.t, args.psi_d))
+    c_t = float(optimal_loss(args.t, args.psi_d, data=args.data))
     out = []
     for n, p in _simulation_points(ds, spec["points"], spec["d"]):
         averaging = {} if spec["m_proxy"] is None else {"m_average": "proxy", "m_proxy": spec["m_proxy"]}
         sim = simulate(args.activation, float(mpmath.mpmathify(args.t)), n, p, float(mpmath.mpmathify(args.lam)), m,
-                       d=spec["d"], psi_d=float(mpmath.mpmathify(args.psi_d)), seeds=spec["seeds"], **averaging)
+                       d=spec["d"], data=DataModel.of(args.data, args.psi_d), seeds=spec["seeds"], **averaging)
         train, fresh = sim.train_error, sim.fresh_train_error
         record = {"m": m, "psi_n": n, "psi_p": p, "d": sim.d, "seeds": sim.seeds,
                   "train_error": float(train.mean), "train_error_stderr": float(train.stderr),
@@ -198,6 +200,7 @@ def phase(argv):
         raise DSMError(f"--m repeats a value: {', '.join(_m_text(m) for m in ms)}")
     _check_t([args.t])
     _value(args.psi_d, "psi_d", args.dps)
+    data = DataModel.of(args.data, args.psi_d)
     lam = _value(args.lam, "lam", args.dps)
     if mpmath.mpmathify(lam) <= 0:
         raise DSMError(f"--lam {args.lam!r}: a phase diagram needs lam > 0")
@@ -213,14 +216,15 @@ def phase(argv):
     # every model is set up (constants, pencil) and its input checked before the first point
     theories = {}
     for m in ms:
-        theories[m] = Theory(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps, fresh=True)
+        theories[m] = Theory(m=m, t=args.t, activation=args.activation, psi_d=args.psi_d, dps=args.dps, fresh=True,
+                             data=args.data)
         theories[m]._check(axes["psi_n"], axes["psi_p"], [lam])
     _check_stores(args, ms, axes, {"lam": lam})
 
     stored = 0 if args.store is None else sum(solved_points(Path(args.store) / store_name(m)) for m in ms)
     start = time.perf_counter()
     diagrams = phase_diagram(ms, axes["psi_n"], axes["psi_p"], t=args.t, lam=lam, activation=args.activation,
-                             psi_d=args.psi_d, dps=args.dps, store=args.store, resume=args.resume,
+                             psi_d=args.psi_d, data=args.data, dps=args.dps, store=args.store, resume=args.resume,
                              scheduler=args.scheduler, workers=args.workers,
                              progress=True if args.progress else None)
     seconds = time.perf_counter() - start
@@ -260,6 +264,6 @@ def phase(argv):
         plot_phase(diagrams, boundaries, args.plot, level=level, interpolation_level=interpolation_level,
                    simulations=simulations,
                    title=f"DSM random features: {args.activation}, t = {args.t}, λ = {args.lam}"
-                         + ("" if str(args.psi_d) == "1" else f", ψ_D = {args.psi_d}"))
+                         + ("" if data.kind == "isotropic" else f", data {data.text}"))
         print(f"# wrote {args.plot}", file=log)
     return 0

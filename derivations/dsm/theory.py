@@ -247,8 +247,8 @@ class Theory:
     ------
     DSMError
         Bad parameters; another data model than isotropic or subspace with a
-        finite ``m >= 2`` (or ``fresh=True`` at ``m = 1``), which would need
-        replicated blocks beside the deterministic matrix ``C``.
+        finite ``m >= 2``, which would need replicated blocks beside the
+        deterministic matrix ``C``.
     """
 
     def __init__(self, m=1, t="0.1", activation="tanh", psi_d=None, dps=30, fresh=False, data=None, law_pencil=False):
@@ -258,12 +258,11 @@ class Theory:
         self.dps = int(dps)
         self.data = DataModel.of(data, psi_d)
         self.general = law_pencil or not self.data.isotropic_or_subspace
-        if self.general and self.m != math.inf and (self.m != 1 or self.fresh):
+        if self.general and self.m not in (1, math.inf):
             raise DSMError(
-                f"data {self.data.text} at m = {self.m}{' with fresh=True' if self.fresh else ''}: a covariance other "
-                "than isotropic or a subspace projector is solved for m = 1 and m = inf only (finite m >= 2, and the "
-                "fresh-noise loss at m = 1, need replicated blocks, which pencils does not allow beside the "
-                "deterministic matrix C)")
+                f"data {self.data.text} at m = {self.m}: a covariance other than isotropic or a subspace projector is "
+                "solved for m = 1 and m = inf only (finite m >= 2 needs replicated blocks, which pencils does not "
+                "allow beside the deterministic matrix C)")
         # the errors are sensitive to the constants (derivatives in lam, zeta amplify their radii by up
         # to 1e15 at psi_p >> psi_n): they are enclosed to CONSTANT_DIGITS more digits than asked
         self._activation = activation
@@ -275,10 +274,11 @@ class Theory:
             if self.data.kind == "subspace" else "")
         self.structured = self.data.kind == "subspace" and not self.general
         if self.general:
-            self.pencil = data_pencil(self.m, self.data.law)
+            source = self.fresh and self.m == 1  # the pencil with the source xi of U^inf
+            self.pencil = data_pencil(self.m, self.data.law, fresh=source)
             self.targets = data_targets(self.m)
             self.system = DysonSystem(self.pencil, target=list(self.targets.values()))
-            self._groups = _GroupReadouts(self.system, ["lam", "zeta"])
+            self._groups = _GroupReadouts(self.system, ["lam", "zeta"] + (["xi"] if source else []))
         else:
             # one pencil for every m >= 2: the noise samples' blocks replicated m times, m a parameter
             kind = self.m if self.m in (1, math.inf) else REPLICATED
@@ -494,6 +494,7 @@ class Theory:
         groups = self._groups(q, series, balls)
         number = to_ball if balls else to_mpmath
         train, c_total, parts = 1, 0, []
+        fresh = 1  # 1 + h (tr(V^T R U^inf R V) - 2 tr(V^T R V^inf)) / d at m = 1, V^inf = mu1 W
         for j, (c, w) in enumerate(self.data.groups):
             c, w = number(c), number(w)
             f = groups[self.targets["f"]][j]
@@ -503,6 +504,8 @@ class Theory:
                 T2 = dG_f_lam / (h * psi_n)
                 S = -dG_f_zeta / (h * psi_n)
                 T4 = groups[self.targets["w"]][j]["lam"][0] / sqrt(h)
+                if "xi" in f:
+                    fresh += h * (-f["xi"][1] / (h * psi_n) - 2 * mu1 * T4)
             else:
                 T1 = mu1**2 * G_f
                 T2 = -(mu1**2) * dG_f_lam
@@ -516,7 +519,7 @@ class Theory:
         loss = 1 - h * c_total + h * test
         errors = {"train_error": train, "test_error": test, "dsm_test_loss": loss, "gap": loss - train}
         if self.fresh:
-            errors["fresh_train_error"] = train
+            errors["fresh_train_error"] = train if self.m == math.inf else fresh
         names = self.data.group_names() if not self.data.isotropic_or_subspace else [
             f"g{j + 1}" for j in range(len(parts))]
         for name, part in zip(names, parts):
