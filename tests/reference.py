@@ -94,3 +94,18 @@ def _polish(Wd, C, pairs, k, tol):
         if np.abs(step).sum(axis=0).max() < tol:
             return W
     return None
+
+
+def exact(value):
+    """A rational number (string or SymPy) at the current mpmath precision."""
+    q = sp.Rational(value)
+    return mpmath.mpf(q.p) / q.q
+
+
+def complex_value(text):
+    """``"0.5+1j"`` (or a real number) as an mpmath number at the current precision, read exactly."""
+    text = str(text)
+    if not text.endswith("j"):
+        return mpmath.mpc(exact(text), 0)
+    re, im = text[:-1].rsplit("+", 1)
+    return mpmath.mpc(exact(re), exact(im))

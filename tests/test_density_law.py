@@ -22,25 +22,11 @@ from pencils import (
 )
 from pencils.latex import system_latex
 from pencils.montecarlo import monte_carlo
+from reference import complex_value, exact
 
 z, psi = sp.Symbol("z"), ratio("psi")
 BIAS = 1.0
 LOW, HIGH = 1, 3          # the population spectrum: uniform on [LOW, HIGH]
-
-
-def exact(value):
-    """A rational number (string or SymPy) at the current mpmath precision."""
-    q = sp.Rational(value)
-    return mpmath.mpf(q.p) / q.q
-
-
-def complex_value(text):
-    """``"0.5+1j"`` (or a real number) as an mpmath number, read exactly."""
-    text = str(text)
-    if not text.endswith("j"):
-        return mpmath.mpc(exact(text), 0)
-    re, im = text[:-1].rsplit("+", 1)
-    return mpmath.mpc(exact(re), exact(im))
 
 
 def silverstein_uniform(z_value, psi_value, dps=80):

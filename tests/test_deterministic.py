@@ -16,6 +16,7 @@ from pencils import (
     solve,
 )
 from pencils.montecarlo import monte_carlo
+from reference import complex_value, exact
 
 z, psi = sp.Symbol("z"), ratio("psi")
 BIAS = 1.0
@@ -25,21 +26,6 @@ LAWS = {
     "three atoms": ([("0.2", "0.5"), ("0.5", 1), ("0.3", 3)]),
     "empirical, 40 eigenvalues in [1, 3]": [(sp.Rational(1, 40), 1 + sp.Rational(2 * k + 1, 40)) for k in range(40)],
 }
-
-
-def exact(value):
-    """A rational number (string or SymPy) at the current mpmath precision."""
-    q = sp.Rational(value)
-    return mpmath.mpf(q.p) / q.q
-
-
-def complex_value(text):
-    """``"0.5+1j"`` (or a real number) as an mpmath number at the current precision, read exactly."""
-    text = str(text)
-    if not text.endswith("j"):
-        return mpmath.mpc(exact(text), 0)
-    re, im = text[:-1].rsplit("+", 1)
-    return mpmath.mpc(exact(re), exact(im))
 
 
 def silverstein(z_value, psi_value, law, dps=80):

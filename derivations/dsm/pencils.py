@@ -340,18 +340,8 @@ def data_pencil(m, law, fresh=False):
         b.add("p", "n", mus * Omega)
         b.add("n", "p", -(mus / psi_n) * _transpose(Omega))
     elif m == np.inf:
-        # G = a mu1 W C^{1/2} X + mus sqrt(kappa) Omega: p -> d -> x -> n -> x2 -> d2 -> p and p -> n -> p
         b.block("p", psi_p, lam + mus**2 * (1 - kappa))
-        for name, size in (("d", 1), ("x", 1), ("n", psi_n), ("x2", 1), ("d2", 1)):
-            b.block(name, size)
-        b.add("p", "d", a * mu1 * W)
-        b.add("d", "x", -root)
-        b.add("x", "n", -X)
-        b.add("n", "x2", -X.T)
-        b.add("x2", "d2", -root)
-        b.add("d2", "p", -(a * mu1 / psi_n) * W.T)
-        b.add("p", "n", mus * sp.sqrt(kappa) * Omega)
-        b.add("n", "p", -(mus * sp.sqrt(kappa) / psi_n) * Omega.T)
+        _shared_features(b, ("d", "x", "n", "x2", "d2"), W, root, X, Omega, -1)
     else:
         raise ValueError(f"the pencil with a spectral law of C exists for m = 1 and m = inf, got m = {m}")
     # source: p -> v -> v2 -> p gives W (zeta Sigma_t - h mu1^2 [m = inf]) W^T with Sigma_t = a^2 C + h
@@ -370,18 +360,9 @@ def data_pencil(m, law, fresh=False):
     else:
         b.add("e", "p", -W.T)
         b.add("p", "f", -W)
-    if fresh:  # -xi (G G^T / psi_n + mus^2 (1 - kappa)): p -> dG -> xG -> nG -> x2G -> d2G -> p and p -> nG -> p
+    if fresh:  # -xi (G G^T / psi_n + mus^2 (1 - kappa))
         b.entries[("p", "p")] -= xi * mus**2 * (1 - kappa)
-        for name, size in (("dG", 1), ("xG", 1), ("nG", psi_n), ("x2G", 1), ("d2G", 1)):
-            b.block(name, size)
-        b.add("p", "dG", a * mu1 * W)
-        b.add("dG", "xG", -root)
-        b.add("xG", "nG", -X)
-        b.add("nG", "x2G", -X.T)
-        b.add("x2G", "d2G", -root)
-        b.add("d2G", "p", (xi * a * mu1 / psi_n) * W.T)
-        b.add("p", "nG", mus * sp.sqrt(kappa) * Omega_0)
-        b.add("nG", "p", (xi * mus * sp.sqrt(kappa) / psi_n) * Omega_0.T)
+        _shared_features(b, ("dG", "xG", "nG", "x2G", "d2G"), W, root, X, Omega_0, xi)
     mname = "1" if m == 1 else "inf"
     description = (f"DSM random features, m = {mname}, data N(0, C) with C of a spectral law: block p of the inverse "
                    "is R = (U + lam - zeta W (a^2 C + h) W^T)^{-1}; entry/exit blocks e, f, w give the traces of the "
@@ -392,6 +373,23 @@ def data_pencil(m, law, fresh=False):
     L = b.pencil(parameters, name=f"dsm-m{mname}-law{'-fresh' if fresh else ''}", description=description)
     L.block_names = tuple(b.names)
     return L
+
+
+def _shared_features(b, names, W, root, X, Omega, factor):
+    """Blocks ``names = (d, x, n, x2, d2)`` after block ``p`` that add ``-factor G G^T / psi_n`` to its Schur
+    complement on ``p``, ``G = a mu1 W C^{1/2} X + mus sqrt(kappa) Omega`` (the part of the features shared
+    by the noise samples of an input): the paths p -> d -> x -> n -> x2 -> d2 -> p and p -> n -> p."""
+    d, x, n, x2, d2 = names
+    for name, size in zip(names, (1, 1, psi_n, 1, 1)):
+        b.block(name, size)
+    b.add("p", d, a * mu1 * W)
+    b.add(d, x, -root)
+    b.add(x, n, -X)
+    b.add(n, x2, -X.T)
+    b.add(x2, d2, -root)
+    b.add(d2, "p", (factor * a * mu1 / psi_n) * W.T)
+    b.add("p", n, mus * sp.sqrt(kappa) * Omega)
+    b.add(n, "p", (factor * mus * sp.sqrt(kappa) / psi_n) * Omega.T)
 
 
 def data_targets(m):
