@@ -156,15 +156,15 @@ def _simulation_points(ds, count, d):
     return chosen[:count]
 
 
-def _simulate(spec, m, ds, args, log):
+def _simulate(spec, m, ds, args, data, log):
     from .simulation import simulate
 
-    c_t = float(optimal_loss(args.t, args.psi_d, data=args.data))
+    c_t = float(optimal_loss(args.t, data=data))
     out = []
     for n, p in _simulation_points(ds, spec["points"], spec["d"]):
         averaging = {} if spec["m_proxy"] is None else {"m_average": "proxy", "m_proxy": spec["m_proxy"]}
         sim = simulate(args.activation, float(mpmath.mpmathify(args.t)), n, p, float(mpmath.mpmathify(args.lam)), m,
-                       d=spec["d"], data=DataModel.of(args.data, args.psi_d), seeds=spec["seeds"], **averaging)
+                       d=spec["d"], data=data, seeds=spec["seeds"], **averaging)
         train, fresh = sim.train_error, sim.fresh_train_error
         record = {"m": m, "psi_n": n, "psi_p": p, "d": sim.d, "seeds": sim.seeds,
                   "train_error": float(train.mean), "train_error_stderr": float(train.stderr),
@@ -257,7 +257,7 @@ def phase(argv):
     simulations = {}
     if args.simulate:
         for m, ds in diagrams.items():
-            simulations[m] = _simulate(args.simulate, m, ds, args, log)
+            simulations[m] = _simulate(args.simulate, m, ds, args, data, log)
     if args.plot:
         from .phase_plots import plot_phase
 
