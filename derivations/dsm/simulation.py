@@ -577,8 +577,7 @@ def _averaged_moments(
     norms = np.linalg.norm(w_scaled, axis=0)  # |w_k|/√d
     sigma = math.sqrt(h) * norms
     rho = w_scaled.T @ w_scaled
-    rho /= norms[:, None]
-    rho /= norms
+    rho /= np.outer(norms, norms)
     np.fill_diagonal(rho, 0.0)
     largest = float(np.abs(rho).max())
     mean = x @ w_scaled
@@ -603,7 +602,8 @@ def _averaged_moments(
     for j in range(used - 1, -1, -1):
         u *= rho
         u += np.dot(coef[j].T, coef[j])
-    u /= n
+    u += u.T  # exactly symmetric whatever the rounding of ρ and of the products
+    u /= 2 * n
     u[np.diag_indices(p)] = diagonal
     v = w_scaled.T * (coef[1].mean(axis=0) / sigma)[:, None]
     return u, v, used, bound
